@@ -1,0 +1,133 @@
+//! The one error type of the crate.
+
+use crate::store::ExpectedVersion;
+
+/// A specialized `Result` whose error is [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in `beckett`, in variants a caller can match.
+///
+/// Messages name what was wrong and where: the stream, the position, the
+/// message type or the setting.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An append's expected version did not match the stream; nothing was
+    /// written.
+    #[error(
+        "wrong expected version for stream `{stream}`: expected {expected}, but {}",
+        describe_version(*.actual)
+    )]
+    WrongExpectedVersion {
+        /// The stream appended to.
+        stream: String,
+        /// What the append expected.
+        expected: ExpectedVersion,
+        /// The stream's version when the append was refused (0: no stream).
+        actual: i64,
+    },
+
+    /// A stream name the store cannot hold.
+    #[error("invalid stream name {stream:?}: {reason}")]
+    InvalidStreamName {
+        /// The name as given.
+        stream: String,
+        /// Why it was refused.
+        reason: String,
+    },
+
+    /// A message type name the store cannot hold.
+    #[error("invalid message type name {message_type:?}: {reason}")]
+    InvalidMessageType {
+        /// The name as given.
+        message_type: String,
+        /// Why it was refused.
+        reason: String,
+    },
+
+    /// A user metadata key that would hide one of beckett's own keys.
+    #[error("metadata key `{key}` is reserved for beckett; choose another name")]
+    ReservedMetadataKey {
+        /// The key as given.
+        key: String,
+    },
+
+    /// A message could not be serialized to JSON.
+    #[error("cannot encode message of type `{message_type}` as JSON: {source}")]
+    Encode {
+        /// The message's type name.
+        message_type: String,
+        /// What serde reported.
+        source: serde_json::Error,
+    },
+
+    /// A stored message could not be decoded into the requested type.
+    #[error(
+        "cannot decode message at position {position} of stream `{stream}` \
+         (type `{message_type}`): {source}"
+    )]
+    Decode {
+        /// The stream holding the message.
+        stream: String,
+        /// The message's position in its stream.
+        position: i64,
+        /// The type name stored with the message.
+        message_type: String,
+        /// What went wrong.
+        source: DecodeError,
+    },
+
+    /// A setting has a value beckett cannot use.
+    #[error("invalid setting `{setting}`: {reason}")]
+    Config {
+        /// The setting's name, as the user writes it.
+        setting: &'static str,
+        /// Why the value was refused.
+        reason: String,
+    },
+
+    /// The database could not be reached.
+    #[error("cannot connect to the database at {url}: {source}")]
+    Connect {
+        /// The database URL, with any password masked.
+        url: String,
+        /// What the driver reported.
+        source: sqlx::Error,
+    },
+
+    /// Applying the migrations failed.
+    #[error("cannot migrate schema `{schema}`: {source}")]
+    Migrate {
+        /// The schema being migrated.
+        schema: String,
+        /// What the migrator reported.
+        source: sqlx::migrate::MigrateError,
+    },
+
+    /// The database reported an error.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// Why a stored message did not decode.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// The stored type name is not one the caller can decode.
+    #[error("unknown message type; expected {}", expected.join(" or "))]
+    UnknownType {
+        /// The type names the caller accepts.
+        expected: Vec<&'static str>,
+    },
+    /// The stored JSON does not fit the requested type.
+    #[error("{0}")]
+    Json(#[from] serde_json::Error),
+}
+
+fn describe_version(version: i64) -> String {
+    if version == 0 {
+        "the stream does not exist".to_owned()
+    } else {
+        format!("the stream is at version {version}")
+    }
+}

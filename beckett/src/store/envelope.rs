@@ -1,0 +1,159 @@
+//! Messages as read back from the store.
+
+use crate::error::{DecodeError, Error, Result};
+use crate::message::{Message, Metadata};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use uuid::Uuid;
+
+/// A stored message: its place in its stream and in the global order, its
+/// type name, raw JSON data and metadata.
+///
+/// Decode the data into a [`Message`] type with [`decode`](Self::decode), or
+/// work with it raw.
+///
+/// ```no_run
+/// # async fn demo(store: beckett::PostgresStore) -> beckett::Result<()> {
+/// use beckett::{Message, MessageStorage};
+///
+/// #[derive(Message, serde::Serialize, serde::Deserialize)]
+/// struct OrderPlaced { order_id: u64 }
+///
+/// for envelope in store.read_stream("Order-1", 1, 10).await? {
+///     if envelope.message_type == OrderPlaced::NAME {
+///         let placed: OrderPlaced = envelope.decode()?;
+///         println!("order {} at {}", placed.order_id, envelope.timestamp);
+///     }
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Envelope {
+    /// The message's id.
+    pub id: Uuid,
+    /// The stream holding the message.
+    pub stream: String,
+    /// The message's position in its stream, from 1.
+    pub position: i64,
+    /// The message's position among all messages, in order of insertion.
+    pub global_position: i64,
+    /// The id of the transaction that wrote the message.
+    pub transaction_id: i64,
+    /// The message's type name.
+    pub message_type: String,
+    /// The message's JSON data.
+    pub data: Value,
+    /// The message's metadata.
+    pub metadata: Metadata,
+    /// When the message was appended (its transaction's start).
+    pub timestamp: DateTime<Utc>,
+}
+
+impl Envelope {
+    /// Decodes the data into `M`, checking that the stored type name is
+    /// `M`'s.
+    ///
+    /// Errors are [`Error::Decode`] naming the stream, position and stored
+    /// type: [`DecodeError::UnknownType`] when the name differs,
+    /// [`DecodeError::Json`] when the data does not fit `M`.
+    ///
+    /// ```no_run
+    /// # async fn demo(store: beckett::PostgresStore) -> beckett::Result<()> {
+    /// # use beckett::MessageStorage;
+    /// #[derive(beckett::Message, serde::Serialize, serde::Deserialize)]
+    /// struct OrderPlaced { order_id: u64 }
+    ///
+    /// let first = &store.read_stream("Order-1", 1, 1).await?[0];
+    /// let placed: OrderPlaced = first.decode()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn decode<M: Message>(&self) -> Result<M> {
+        if self.message_type != M::NAME {
+            return Err(self.decode_error(DecodeError::UnknownType {
+                expected: vec![M::NAME],
+            }));
+        }
+        M::deserialize(&self.data).map_err(|e| self.decode_error(e.into()))
+    }
+
+    /// A decode error for this message, naming its stream, position and type.
+    ///
+    /// ```
+    /// # fn demo(envelope: &beckett::Envelope) {
+    /// use beckett::{DecodeError, Error};
+    ///
+    /// let error = envelope.decode_error(DecodeError::UnknownType { expected: vec!["OrderPlaced"] });
+    /// assert!(matches!(error, Error::Decode { .. }));
+    /// # }
+    /// ```
+    pub fn decode_error(&self, source: DecodeError) -> Error {
+        Error::Decode {
+            stream: self.stream.clone(),
+            position: self.position,
+            message_type: self.message_type.clone(),
+            source,
+        }
+    }
+
+    /// The stream's category: the part of its name before the first `-`.
+    ///
+    /// ```
+    /// # fn demo(envelope: &beckett::Envelope) {
+    /// // for a message of stream "Order-42"
+    /// assert_eq!(envelope.category(), "Order");
+    /// # }
+    /// ```
+    pub fn category(&self) -> &str {
+        super::category(&self.stream)
+    }
+
+    /// Where a global reader resumes to read the messages after this one.
+    ///
+    /// ```no_run
+    /// # async fn demo(store: beckett::PostgresStore) -> beckett::Result<()> {
+    /// # use beckett::{GlobalCursor, MessageStorage};
+    /// let batch = store.read_global(GlobalCursor::START, 100).await?;
+    /// if let Some(last) = batch.last() {
+    ///     let next = store.read_global(last.cursor(), 100).await?;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn cursor(&self) -> GlobalCursor {
+        GlobalCursor {
+            transaction_id: self.transaction_id,
+            global_position: self.global_position,
+        }
+    }
+}
+
+/// A place in the global order: the writing transaction's id, then the
+/// global position within it.
+///
+/// Global positions are taken when a message is inserted, not when it
+/// commits, so a reader that followed positions alone could pass a message
+/// whose transaction was still open. Ordering by transaction first, and
+/// reading only transactions older than every running one, closes that gap.
+///
+/// ```
+/// use beckett::GlobalCursor;
+///
+/// let later = GlobalCursor { transaction_id: 900, global_position: 3 };
+/// assert!(GlobalCursor::START < later);
+/// assert!(GlobalCursor { transaction_id: 901, global_position: 1 } > later);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct GlobalCursor {
+    /// The id of the transaction that wrote the message.
+    pub transaction_id: i64,
+    /// The message's global position.
+    pub global_position: i64,
+}
+
+impl GlobalCursor {
+    /// Before every message.
+    pub const START: Self = Self {
+        transaction_id: 0,
+        global_position: 0,
+    };
+}

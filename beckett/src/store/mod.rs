@@ -1,0 +1,179 @@
+//! The message store: appending messages to streams and reading them back,
+//! by stream or in global order.
+//!
+//! [`MessageStorage`] is the seam between the engine and a backend;
+//! [`PostgresStore`] is the Postgres backend.
+
+mod envelope;
+mod postgres;
+mod stream_name;
+
+pub use envelope::{Envelope, GlobalCursor};
+pub use postgres::{connect, PostgresStore};
+pub use stream_name::{category, MAX_STREAM_NAME_BYTES};
+
+use crate::error::Result;
+use crate::message::NewMessage;
+use std::fmt;
+
+/// What an append expects of the stream's version (the position of its
+/// newest message); a mismatch writes nothing and is
+/// [`Error::WrongExpectedVersion`](crate::Error::WrongExpectedVersion).
+///
+/// ```
+/// use beckett::ExpectedVersion;
+///
+/// assert!(ExpectedVersion::Any.matches(0));
+/// assert!(ExpectedVersion::NoStream.matches(0));
+/// assert!(ExpectedVersion::StreamExists.matches(3));
+/// assert!(ExpectedVersion::Exact(3).matches(3));
+/// assert!(!ExpectedVersion::Exact(2).matches(3));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ExpectedVersion {
+    /// Append whatever the stream holds, creating it if needed.
+    Any,
+    /// The stream must not exist yet.
+    NoStream,
+    /// The stream must hold at least one message.
+    StreamExists,
+    /// The stream must be at exactly this version; `Exact(0)` is
+    /// [`NoStream`](Self::NoStream).
+    Exact(i64),
+}
+
+impl ExpectedVersion {
+    /// Whether a stream at `version` (0: no stream) satisfies this
+    /// expectation.
+    ///
+    /// ```
+    /// # use beckett::ExpectedVersion;
+    /// assert!(!ExpectedVersion::StreamExists.matches(0));
+    /// assert!(ExpectedVersion::Exact(0).matches(0));
+    /// ```
+    pub fn matches(self, version: i64) -> bool {
+        match self {
+            Self::Any => true,
+            Self::NoStream => version == 0,
+            Self::StreamExists => version > 0,
+            Self::Exact(expected) => version == expected,
+        }
+    }
+}
+
+impl fmt::Display for ExpectedVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Any => f.write_str("any version"),
+            Self::NoStream | Self::Exact(0) => f.write_str("no stream"),
+            Self::StreamExists => f.write_str("an existing stream"),
+            Self::Exact(version) => write!(f, "version {version}"),
+        }
+    }
+}
+
+/// What an append wrote.
+///
+/// ```
+/// # async fn demo(store: beckett::PostgresStore) -> beckett::Result<()> {
+/// use beckett::{ExpectedVersion, MessageStorage, NewMessage};
+///
+/// let appended = store
+///     .append("Order-1", ExpectedVersion::Any, vec![NewMessage::from_json("Ping", serde_json::json!({}))])
+///     .await?;
+/// assert_eq!(appended.global_positions.len(), 1);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Appended {
+    /// The stream's version after the append: the position of its last
+    /// message.
+    pub stream_version: i64,
+    /// The appended messages' global positions, in the order given.
+    pub global_positions: Vec<i64>,
+}
+
+/// A message store backend: appends to streams and reads by stream or in
+/// global order.
+///
+/// The engine reaches storage only through this trait, so another backend
+/// can replace [`PostgresStore`] without engine changes.
+///
+/// ```no_run
+/// use beckett::{ExpectedVersion, GlobalCursor, MessageStorage, NewMessage, PostgresStore};
+///
+/// async fn show(store: &dyn MessageStorage) -> beckett::Result<()> {
+///     let ping = NewMessage::from_json("Ping", serde_json::json!({}));
+///     store.append("Pinger-1", ExpectedVersion::Any, vec![ping]).await?;
+///     for message in store.read_global(GlobalCursor::START, 100).await? {
+///         println!("{} {}", message.stream, message.message_type);
+///     }
+///     Ok(())
+/// }
+/// ```
+#[async_trait::async_trait]
+pub trait MessageStorage: Send + Sync {
+    /// Appends messages to a stream in one atomic write, if the stream's
+    /// version matches `expected`.
+    ///
+    /// Concurrent appends to one stream never leave a gap or a duplicate
+    /// position. An empty `messages` only checks `expected` and writes
+    /// nothing.
+    ///
+    /// ```no_run
+    /// # async fn demo(store: beckett::PostgresStore) -> beckett::Result<()> {
+    /// use beckett::{Error, ExpectedVersion, MessageStorage, NewMessage};
+    ///
+    /// let opened = || vec![NewMessage::from_json("AccountOpened", serde_json::json!({}))];
+    /// store.append("Account-9", ExpectedVersion::NoStream, opened()).await?;
+    /// let again = store.append("Account-9", ExpectedVersion::NoStream, opened()).await;
+    /// assert!(matches!(again, Err(Error::WrongExpectedVersion { actual: 1, .. })));
+    /// # Ok(()) }
+    /// ```
+    async fn append(
+        &self,
+        stream: &str,
+        expected: ExpectedVersion,
+        messages: Vec<NewMessage>,
+    ) -> Result<Appended>;
+
+    /// Reads up to `limit` messages of a stream, from stream position
+    /// `from` (inclusive; positions start at 1), in stream order.
+    ///
+    /// ```no_run
+    /// # async fn demo(store: beckett::PostgresStore) -> beckett::Result<()> {
+    /// use beckett::MessageStorage;
+    ///
+    /// for message in store.read_stream("Order-1", 1, 100).await? {
+    ///     println!("{}: {}", message.position, message.message_type);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    async fn read_stream(&self, stream: &str, from: i64, limit: usize) -> Result<Vec<Envelope>>;
+
+    /// Reads up to `limit` messages of all streams that come after `after`
+    /// in the global order.
+    ///
+    /// The global order never skips: a message is returned only once no
+    /// transaction that could still commit an earlier message is running,
+    /// so a reader that resumes from the last message's
+    /// [`cursor`](Envelope::cursor) sees every committed message exactly
+    /// once. The order is that of the writing transactions, then of global
+    /// position within one transaction.
+    ///
+    /// ```no_run
+    /// # async fn demo(store: beckett::PostgresStore) -> beckett::Result<()> {
+    /// use beckett::{GlobalCursor, MessageStorage};
+    ///
+    /// let mut cursor = GlobalCursor::START;
+    /// loop {
+    ///     let batch = store.read_global(cursor, 500).await?;
+    ///     let Some(last) = batch.last() else { break };
+    ///     cursor = last.cursor();
+    ///     // handle the batch
+    /// }
+    /// # Ok(()) }
+    /// ```
+    async fn read_global(&self, after: GlobalCursor, limit: usize) -> Result<Vec<Envelope>>;
+}

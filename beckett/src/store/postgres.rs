@@ -1,0 +1,400 @@
+//! The Postgres backend of the message store. All of its SQL is here.
+
+use super::{stream_name, Appended, Envelope, ExpectedVersion, GlobalCursor, MessageStorage};
+use crate::error::{DecodeError, Error, Result};
+use crate::message::{validate_type_name, Metadata, NewMessage};
+use crate::migrate::Schema;
+use serde_json::Value;
+use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions, PgRow};
+use sqlx::Row;
+use uuid::Uuid;
+
+/// Connects a pool to the database at `url`.
+///
+/// A database that cannot be reached is [`Error::Connect`], naming the URL
+/// with its password masked.
+///
+/// ```no_run
+/// # async fn demo() -> beckett::Result<()> {
+/// let pool = beckett::connect("postgres://app:secret@localhost/app").await?;
+/// beckett::migrate(&pool).await?;
+/// # Ok(()) }
+/// ```
+pub async fn connect(url: &str) -> Result<PgPool> {
+    let masked = mask_password(url)?;
+    PgPoolOptions::new()
+        .connect(url)
+        .await
+        .map_err(|source| Error::Connect {
+            url: masked,
+            source,
+        })
+}
+
+/// The URL as it may be shown: any password replaced by `***`.
+fn mask_password(url: &str) -> Result<String> {
+    let mut parsed = url::Url::parse(url).map_err(|e| Error::Config {
+        setting: "DATABASE_URL",
+        reason: format!("not a valid URL ({e})"),
+    })?;
+    if parsed.password().is_some() {
+        // Only URLs that cannot hold a password refuse one.
+        let _ = parsed.set_password(Some("***"));
+    }
+    Ok(parsed.into())
+}
+
+/// The message store on Postgres, in the tables [`migrate`](crate::migrate)
+/// creates.
+///
+/// Cheap to clone: clones share the pool.
+///
+/// ```no_run
+/// # async fn demo() -> beckett::Result<()> {
+/// use beckett::{ExpectedVersion, MessageStorage, NewMessage, PostgresStore};
+///
+/// let pool = beckett::connect("postgres://localhost/app").await?;
+/// beckett::migrate(&pool).await?;
+/// let store = PostgresStore::new(pool);
+/// let ping = NewMessage::from_json("Ping", serde_json::json!({}));
+/// store.append("Pinger-1", ExpectedVersion::Any, vec![ping]).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+    sql: std::sync::Arc<Statements>,
+}
+
+impl PostgresStore {
+    /// A store in the default schema, `beckett`.
+    ///
+    /// ```no_run
+    /// # async fn demo(pool: sqlx::PgPool) {
+    /// let store = beckett::PostgresStore::new(pool);
+    /// # }
+    /// ```
+    pub fn new(pool: PgPool) -> Self {
+        Self::with_schema(pool, &Schema::default())
+    }
+
+    /// A store in the given schema, migrated with
+    /// [`migrate_schema`](crate::migrate_schema).
+    ///
+    /// ```no_run
+    /// # async fn demo(pool: sqlx::PgPool) -> beckett::Result<()> {
+    /// use beckett::{PostgresStore, Schema};
+    ///
+    /// let schema = Schema::new("events")?;
+    /// beckett::migrate_schema(&pool, &schema).await?;
+    /// let store = PostgresStore::with_schema(pool, &schema);
+    /// # Ok(()) }
+    /// ```
+    pub fn with_schema(pool: PgPool, schema: &Schema) -> Self {
+        Self {
+            pool,
+            sql: std::sync::Arc::new(Statements::new(schema)),
+        }
+    }
+
+    /// The pool the store runs on.
+    ///
+    /// ```no_run
+    /// # fn demo(store: &beckett::PostgresStore) {
+    /// let connections = store.pool().size();
+    /// # }
+    /// ```
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Appends like [`MessageStorage::append`], on the caller's connection:
+    /// inside a transaction, the messages commit or roll back with the
+    /// caller's own writes.
+    ///
+    /// A wrong expected version returns the error without aborting the
+    /// caller's transaction.
+    ///
+    /// ```no_run
+    /// # async fn demo(store: beckett::PostgresStore) -> beckett::Result<()> {
+    /// use beckett::{ExpectedVersion, NewMessage};
+    ///
+    /// let mut tx = store.pool().begin().await?;
+    /// sqlx::query("UPDATE orders SET placed = true WHERE id = 1").execute(&mut *tx).await?;
+    /// let placed = NewMessage::from_json("OrderPlaced", serde_json::json!({ "order_id": 1 }));
+    /// store.append_in(&mut tx, "Order-1", ExpectedVersion::Any, vec![placed]).await?;
+    /// tx.commit().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn append_in(
+        &self,
+        conn: &mut PgConnection,
+        stream: &str,
+        expected: ExpectedVersion,
+        messages: Vec<NewMessage>,
+    ) -> Result<Appended> {
+        stream_name::validate(stream)?;
+        let batch = Batch::new(messages)?;
+        if batch.len() == 0 {
+            let actual = self.stream_version(conn, stream).await?;
+            return check(stream, expected, actual).map(|()| Appended {
+                stream_version: actual,
+                global_positions: Vec::new(),
+            });
+        }
+        let (statement, condition) = match expected {
+            ExpectedVersion::Any => (&self.sql.append_creating, Condition::AllowExisting(true)),
+            ExpectedVersion::NoStream | ExpectedVersion::Exact(0) => {
+                (&self.sql.append_creating, Condition::AllowExisting(false))
+            }
+            ExpectedVersion::StreamExists => (&self.sql.append_existing, Condition::Version(None)),
+            ExpectedVersion::Exact(version) => {
+                (&self.sql.append_existing, Condition::Version(Some(version)))
+            }
+        };
+        let query = sqlx::query(statement).bind(stream).bind(batch.len());
+        let query = match condition {
+            Condition::AllowExisting(allow) => query.bind(allow),
+            Condition::Version(version) => query.bind(version),
+        };
+        let rows = query
+            .bind(&batch.ids)
+            .bind(&batch.types)
+            .bind(&batch.data)
+            .bind(&batch.metadata)
+            .fetch_all(&mut *conn)
+            .await?;
+        let Some(last) = rows.last() else {
+            let actual = self.stream_version(conn, stream).await?;
+            return Err(Error::WrongExpectedVersion {
+                stream: stream.to_owned(),
+                expected,
+                actual,
+            });
+        };
+        Ok(Appended {
+            stream_version: last.try_get("stream_position")?,
+            global_positions: rows
+                .iter()
+                .map(|row| row.try_get("global_position"))
+                .collect::<Result<_, _>>()?,
+        })
+    }
+
+    async fn stream_version(&self, conn: &mut PgConnection, stream: &str) -> Result<i64> {
+        let version: Option<i64> = sqlx::query_scalar(&self.sql.stream_version)
+            .bind(stream)
+            .fetch_optional(conn)
+            .await?;
+        Ok(version.unwrap_or(0))
+    }
+}
+
+#[async_trait::async_trait]
+impl MessageStorage for PostgresStore {
+    async fn append(
+        &self,
+        stream: &str,
+        expected: ExpectedVersion,
+        messages: Vec<NewMessage>,
+    ) -> Result<Appended> {
+        let mut conn = self.pool.acquire().await?;
+        self.append_in(&mut conn, stream, expected, messages).await
+    }
+
+    async fn read_stream(&self, stream: &str, from: i64, limit: usize) -> Result<Vec<Envelope>> {
+        stream_name::validate(stream)?;
+        sqlx::query(&self.sql.read_stream)
+            .bind(stream)
+            .bind(from)
+            .bind(limit_to_sql(limit))
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(envelope)
+            .collect()
+    }
+
+    async fn read_global(&self, after: GlobalCursor, limit: usize) -> Result<Vec<Envelope>> {
+        sqlx::query(&self.sql.read_global)
+            .bind(after.transaction_id)
+            .bind(after.global_position)
+            .bind(limit_to_sql(limit))
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(envelope)
+            .collect()
+    }
+}
+
+/// How an append statement checks the stream's version.
+enum Condition {
+    /// The stream may be created; may it already exist?
+    AllowExisting(bool),
+    /// The stream must exist, at this version if one is given.
+    Version(Option<i64>),
+}
+
+fn check(stream: &str, expected: ExpectedVersion, actual: i64) -> Result<()> {
+    if expected.matches(actual) {
+        Ok(())
+    } else {
+        Err(Error::WrongExpectedVersion {
+            stream: stream.to_owned(),
+            expected,
+            actual,
+        })
+    }
+}
+
+fn limit_to_sql(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+/// A batch of messages as the columns the append statement unnests.
+struct Batch {
+    ids: Vec<Uuid>,
+    types: Vec<String>,
+    data: Vec<Value>,
+    metadata: Vec<Value>,
+}
+
+impl Batch {
+    fn new(messages: Vec<NewMessage>) -> Result<Self> {
+        let mut batch = Self {
+            ids: Vec::with_capacity(messages.len()),
+            types: Vec::with_capacity(messages.len()),
+            data: Vec::with_capacity(messages.len()),
+            metadata: Vec::with_capacity(messages.len()),
+        };
+        for message in messages {
+            let (id, message_type, data, metadata) = message.into_parts();
+            validate_type_name(&message_type)?;
+            let metadata = serde_json::to_value(&metadata).map_err(|source| Error::Encode {
+                message_type: message_type.clone(),
+                source,
+            })?;
+            batch.ids.push(id);
+            batch.types.push(message_type);
+            batch.data.push(data);
+            batch.metadata.push(metadata);
+        }
+        Ok(batch)
+    }
+
+    fn len(&self) -> i64 {
+        limit_to_sql(self.ids.len())
+    }
+}
+
+/// Maps a row of the read statements to an [`Envelope`]; metadata that does
+/// not fit [`Metadata`] is a decode error naming the message.
+fn envelope(row: &PgRow) -> Result<Envelope> {
+    let metadata: Value = row.try_get("metadata")?;
+    let mut envelope = Envelope {
+        id: row.try_get("id")?,
+        stream: row.try_get("stream_name")?,
+        position: row.try_get("stream_position")?,
+        global_position: row.try_get("global_position")?,
+        transaction_id: row.try_get("transaction_id")?,
+        message_type: row.try_get("type")?,
+        data: row.try_get("data")?,
+        metadata: Metadata::default(),
+        timestamp: row.try_get("timestamp")?,
+    };
+    envelope.metadata = serde_json::from_value(metadata)
+        .map_err(|e| envelope.decode_error(DecodeError::Json(e)))?;
+    Ok(envelope)
+}
+
+/// The store's statements, written once for its schema.
+#[derive(Debug)]
+struct Statements {
+    append_creating: String,
+    append_existing: String,
+    stream_version: String,
+    read_stream: String,
+    read_global: String,
+}
+
+impl Statements {
+    fn new(schema: &Schema) -> Self {
+        let s = schema.quoted();
+        // Both appends lock the stream's row while they bump its version, so
+        // concurrent appenders of one stream queue there and each sees the
+        // version its predecessor committed. The messages take positions
+        // below the new version; when the version check fails the stream CTE
+        // yields no row and nothing is inserted.
+        let insert_messages = format!(
+            "appended AS (
+                INSERT INTO {s}.messages (id, stream_name, stream_position, type, data, metadata)
+                SELECT m.id, $1, stream.version - $2 + m.ordinality, m.type, m.data, m.metadata
+                FROM stream,
+                    unnest($4::uuid[], $5::text[], $6::jsonb[], $7::jsonb[])
+                        WITH ORDINALITY AS m (id, type, data, metadata, ordinality)
+                ORDER BY m.ordinality
+                RETURNING stream_position, global_position
+            )
+            SELECT stream_position, global_position FROM appended ORDER BY stream_position"
+        );
+        let columns = "global_position, id, stream_name, stream_position, type, data, metadata, \
+                       timestamp, transaction_id";
+        Self {
+            append_creating: format!(
+                "WITH stream AS (
+                    INSERT INTO {s}.streams AS s (stream_name, version) VALUES ($1, $2)
+                    ON CONFLICT (stream_name) DO UPDATE SET version = s.version + EXCLUDED.version
+                    WHERE $3
+                    RETURNING s.version
+                ), {insert_messages}"
+            ),
+            append_existing: format!(
+                "WITH stream AS (
+                    UPDATE {s}.streams SET version = version + $2
+                    WHERE stream_name = $1 AND ($3::bigint IS NULL OR version = $3)
+                    RETURNING version
+                ), {insert_messages}"
+            ),
+            stream_version: format!("SELECT version FROM {s}.streams WHERE stream_name = $1"),
+            read_stream: format!(
+                "SELECT {columns} FROM {s}.messages
+                WHERE stream_name = $1 AND stream_position >= $2
+                ORDER BY stream_position LIMIT $3"
+            ),
+            // Only transactions older than the oldest running one are final:
+            // anything still to commit has a larger id.
+            read_global: format!(
+                "SELECT {columns} FROM {s}.messages
+                WHERE (transaction_id, global_position) > ($1, $2)
+                    AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
+                ORDER BY transaction_id, global_position LIMIT $3"
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mask_password;
+
+    #[test]
+    fn password_is_masked() {
+        let masked = mask_password("postgres://app:secret@db.example:5432/app").unwrap();
+        assert_eq!(masked, "postgres://app:***@db.example:5432/app");
+        assert!(!masked.contains("secret"));
+    }
+
+    #[test]
+    fn url_without_password_is_unchanged() {
+        let masked = mask_password("postgres://app@db.example/app").unwrap();
+        assert_eq!(masked, "postgres://app@db.example/app");
+    }
+
+    #[test]
+    fn unparsable_url_is_not_echoed() {
+        let error = mask_password("not a url:secret").unwrap_err().to_string();
+        assert!(error.contains("DATABASE_URL"), "{error}");
+        assert!(!error.contains("secret"), "{error}");
+    }
+}

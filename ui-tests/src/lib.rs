@@ -1,0 +1,1 @@
+//! Compile-fail tests for beckett's macros live in `tests/`.
