@@ -199,7 +199,8 @@ impl NewMessage {
     /// ```
     /// # use beckett::{Metadata, NewMessage};
     /// let correlation_id = uuid::Uuid::now_v7();
-    /// let metadata = Metadata { correlation_id: Some(correlation_id), ..Metadata::default() };
+    /// let mut metadata = Metadata::default();
+    /// metadata.correlation_id = Some(correlation_id);
     /// let message = NewMessage::from_json("Ping", serde_json::json!({})).with_metadata(metadata);
     /// assert_eq!(message.metadata().correlation_id, Some(correlation_id));
     /// ```

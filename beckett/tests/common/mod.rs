@@ -1,0 +1,75 @@
+//! Helpers shared by the integration tests.
+
+#![allow(dead_code)] // each test file uses its own subset
+
+use beckett::{Envelope, GlobalCursor, Message, MessageStorage, NewMessage, PostgresStore};
+use serde::{Deserialize, Serialize};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
+use std::time::{Duration, Instant};
+
+/// A message type for tests.
+#[derive(Debug, Clone, PartialEq, Message, Serialize, Deserialize)]
+pub struct Counted {
+    pub n: i64,
+}
+
+/// A second message type, with a wire name that differs from its ident.
+#[derive(Debug, Clone, PartialEq, Message, Serialize, Deserialize)]
+#[message(name = "item_added")]
+pub struct ItemAdded {
+    pub sku: String,
+    pub quantity: i32,
+}
+
+pub fn counted(n: i64) -> NewMessage {
+    NewMessage::new(&Counted { n }).unwrap()
+}
+
+/// Migrates the test's database and opens the store on it.
+pub async fn store(pool: PgPool) -> PostgresStore {
+    beckett::migrate(&pool).await.unwrap();
+    PostgresStore::new(pool)
+}
+
+/// A store whose pool holds `connections` connections, for tests that need
+/// that many statements in flight at once.
+pub async fn store_with_connections(
+    options: PgPoolOptions,
+    connect: PgConnectOptions,
+    connections: u32,
+) -> PostgresStore {
+    let pool = options
+        .max_connections(connections)
+        .connect_with(connect)
+        .await
+        .unwrap();
+    store(pool).await
+}
+
+/// Reads the global order from the start until it holds `count` messages.
+///
+/// Transactions still open anywhere on the server (other tests' included)
+/// hold the global read back, so this waits for them rather than asserting
+/// at once.
+pub async fn read_global_until(store: &PostgresStore, count: usize) -> Vec<Envelope> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut read = Vec::new();
+    let mut cursor = GlobalCursor::START;
+    loop {
+        let batch = store.read_global(cursor, 1000).await.unwrap();
+        if let Some(last) = batch.last() {
+            cursor = last.cursor();
+        }
+        read.extend(batch);
+        if read.len() >= count {
+            return read;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "read {} of {count} messages before the deadline",
+            read.len()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
