@@ -116,17 +116,23 @@ pub async fn migrate_schema(pool: &PgPool, schema: &Schema) -> Result<()> {
         .bind(schema.as_str())
         .execute(&mut *tx)
         .await?;
-    sqlx::raw_sql(&script_header(schema, "SET LOCAL"))
-        .execute(&mut *tx)
-        .await?;
+    let quoted = schema.quoted();
+    for statement in [
+        format!("CREATE SCHEMA IF NOT EXISTS {quoted}"),
+        format!("SET LOCAL search_path TO {quoted}"),
+    ] {
+        sqlx::query(&statement).execute(&mut *tx).await?;
+    }
     // The transaction's advisory lock already excludes other migrators;
     // sqlx's own lock is a session lock that an error could leave held.
+    // `run_direct` is sqlx's way around `run`'s higher-ranked `Acquire`
+    // bound, which would make this future not `Send`.
     Migrator {
         migrations: MIGRATOR.migrations.clone(),
         locking: false,
         ..Migrator::DEFAULT
     }
-    .run(&mut *tx)
+    .run_direct(&mut *tx)
     .await
     .map_err(|source| Error::Migrate {
         schema: schema.to_string(),
@@ -149,7 +155,9 @@ pub async fn migrate_schema(pool: &PgPool, schema: &Schema) -> Result<()> {
 /// assert!(script.contains("CREATE TABLE messages"));
 /// ```
 pub fn migration_script(schema: &Schema) -> String {
-    let mut script = script_header(schema, "SET");
+    let quoted = schema.quoted();
+    let mut script =
+        format!("CREATE SCHEMA IF NOT EXISTS {quoted};\nSET search_path TO {quoted};\n");
     for migration in MIGRATOR.iter() {
         script.push_str(&format!(
             "\n-- Migration {}: {}\n{}\n",
@@ -159,9 +167,4 @@ pub fn migration_script(schema: &Schema) -> String {
         ));
     }
     script
-}
-
-fn script_header(schema: &Schema, set: &str) -> String {
-    let quoted = schema.quoted();
-    format!("CREATE SCHEMA IF NOT EXISTS {quoted};\n{set} search_path TO {quoted};\n")
 }

@@ -375,7 +375,7 @@ async fn invalid_stream_names_are_refused_and_write_nothing(pool: PgPool) {
     let too_long = "S".repeat(beckett::store::MAX_STREAM_NAME_BYTES + 1);
     let cases = [
         ("", "must not be empty"),
-        ("Order-\01", "control characters"),
+        ("Order-\u{0}1", "control characters"),
         ("Order\n-1", "control characters"),
         (too_long.as_str(), "513 bytes long; the limit is 512"),
     ];

@@ -5,8 +5,8 @@ use crate::error::{DecodeError, Error, Result};
 use crate::message::{validate_type_name, Metadata, NewMessage};
 use crate::migrate::Schema;
 use serde_json::Value;
-use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions, PgRow};
-use sqlx::Row;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
+use sqlx::{Connection, Row};
 use uuid::Uuid;
 
 /// Connects a pool to the database at `url`.
@@ -22,21 +22,34 @@ use uuid::Uuid;
 /// ```
 pub async fn connect(url: &str) -> Result<PgPool> {
     let masked = mask_password(url)?;
-    PgPoolOptions::new()
-        .connect(url)
+    let failed = |source| Error::Connect {
+        url: masked.clone(),
+        source,
+    };
+    let options: PgConnectOptions = url.parse().map_err(failed)?;
+    // One direct attempt reports a database that is down at once; the pool
+    // itself would retry until its acquire timeout.
+    PgConnection::connect_with(&options)
         .await
-        .map_err(|source| Error::Connect {
-            url: masked,
-            source,
-        })
+        .map_err(failed)?
+        .close()
+        .await?;
+    Ok(PgPoolOptions::new().connect_lazy_with(options))
 }
 
 /// The URL as it may be shown: any password replaced by `***`.
 fn mask_password(url: &str) -> Result<String> {
-    let mut parsed = url::Url::parse(url).map_err(|e| Error::Config {
+    let invalid = |reason: String| Error::Config {
         setting: "DATABASE_URL",
-        reason: format!("not a valid URL ({e})"),
-    })?;
+        reason,
+    };
+    let mut parsed = url::Url::parse(url).map_err(|e| invalid(format!("not a valid URL ({e})")))?;
+    if !matches!(parsed.scheme(), "postgres" | "postgresql") {
+        return Err(invalid(format!(
+            "the scheme is `{}`; expected `postgres://` or `postgresql://`",
+            parsed.scheme()
+        )));
+    }
     if parsed.password().is_some() {
         // Only URLs that cannot hold a password refuse one.
         let _ = parsed.set_password(Some("***"));
@@ -393,8 +406,14 @@ mod tests {
 
     #[test]
     fn unparsable_url_is_not_echoed() {
-        let error = mask_password("not a url:secret").unwrap_err().to_string();
-        assert!(error.contains("DATABASE_URL"), "{error}");
-        assert!(!error.contains("secret"), "{error}");
+        for url in [
+            "not a url:secret",
+            "app:secret@db.example",
+            "mysql://app:secret@db",
+        ] {
+            let error = mask_password(url).unwrap_err().to_string();
+            assert!(error.contains("DATABASE_URL"), "{error}");
+            assert!(!error.contains("secret"), "{error}");
+        }
     }
 }
