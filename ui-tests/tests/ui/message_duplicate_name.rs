@@ -1,0 +1,10 @@
+use serde::{Deserialize, Serialize};
+
+#[derive(beckett::Message, Serialize, Deserialize)]
+#[message(name = "order_placed")]
+#[message(name = "placed")]
+struct OrderPlaced {
+    order_id: u64,
+}
+
+fn main() {}
