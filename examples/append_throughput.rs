@@ -18,11 +18,7 @@ const BATCH_SIZE: usize = 100;
 
 #[tokio::main]
 async fn main() -> beckett::Result<()> {
-    let url = std::env::var("DATABASE_URL").map_err(|_| beckett::Error::Config {
-        setting: "DATABASE_URL",
-        reason: "not set; point it at a Postgres database".to_owned(),
-    })?;
-    let pool = beckett::connect(&url).await?;
+    let pool = beckett::connect_from_env().await?;
     let schema = Schema::new("beckett_throughput")?;
     let drop = "DROP SCHEMA IF EXISTS beckett_throughput CASCADE";
     sqlx::query(drop).execute(&pool).await?;

@@ -28,11 +28,7 @@ struct OrderItemAdded {
 
 #[tokio::main]
 async fn main() -> beckett::Result<()> {
-    let url = std::env::var("DATABASE_URL").map_err(|_| beckett::Error::Config {
-        setting: "DATABASE_URL",
-        reason: "not set; point it at a Postgres database".to_owned(),
-    })?;
-    let pool = beckett::connect(&url).await?;
+    let pool = beckett::connect_from_env().await?;
     beckett::migrate(&pool).await?;
     let store = PostgresStore::new(pool);
 

@@ -11,8 +11,8 @@ pub use error::{DecodeError, Error, Result};
 pub use message::{Message, Metadata, NewMessage};
 pub use migrate::{migrate, migrate_schema, migration_script, Schema};
 pub use store::{
-    category, connect, Appended, Envelope, ExpectedVersion, GlobalCursor, MessageStorage,
-    PostgresStore,
+    category, connect, connect_from_env, Appended, Envelope, ExpectedVersion, GlobalCursor,
+    MessageStorage, PostgresStore,
 };
 
 /// What macro expansions reach the runtime through. Not a public API: it

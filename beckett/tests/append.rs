@@ -3,7 +3,7 @@
 
 mod common;
 
-use beckett::{Error, ExpectedVersion, MessageStorage, Metadata, NewMessage};
+use beckett::{Error, ExpectedVersion, MessageStorage, Metadata, NewMessage, PostgresStore};
 use common::{counted, store, store_with_connections, Counted};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
@@ -13,7 +13,7 @@ use tokio::sync::Barrier;
 
 const TASKS: usize = 16;
 
-async fn positions(store: &beckett::PostgresStore, stream: &str) -> Vec<i64> {
+async fn positions(store: &PostgresStore, stream: &str) -> Vec<i64> {
     let messages = store.read_stream(stream, 1, 10_000).await.unwrap();
     messages.iter().map(|m| m.position).collect()
 }
@@ -258,25 +258,29 @@ async fn orders(pool: &PgPool) -> i64 {
         .unwrap()
 }
 
-#[sqlx::test(migrations = false)]
-async fn append_in_rolled_back_transaction_leaves_nothing(pool: PgPool) {
-    let store = store(pool.clone()).await;
-    create_orders_table(&pool).await;
-
+/// Opens a transaction that inserts order 1 and appends to its stream.
+async fn order_placed_in_transaction(
+    store: &PostgresStore,
+    pool: &PgPool,
+) -> sqlx::Transaction<'static, sqlx::Postgres> {
+    create_orders_table(pool).await;
     let mut tx = pool.begin().await.unwrap();
     sqlx::query("INSERT INTO orders VALUES (1)")
         .execute(&mut *tx)
         .await
         .unwrap();
+    let placed = vec![counted(1)];
     store
-        .append_in(
-            &mut tx,
-            "Order-1",
-            ExpectedVersion::NoStream,
-            vec![counted(1), counted(2)],
-        )
+        .append_in(&mut tx, "Order-1", ExpectedVersion::NoStream, placed)
         .await
         .unwrap();
+    tx
+}
+
+#[sqlx::test(migrations = false)]
+async fn append_in_rolled_back_transaction_leaves_nothing(pool: PgPool) {
+    let store = store(pool.clone()).await;
+    let tx = order_placed_in_transaction(&store, &pool).await;
     tx.rollback().await.unwrap();
 
     assert_eq!(orders(&pool).await, 0);
@@ -294,22 +298,7 @@ async fn append_in_rolled_back_transaction_leaves_nothing(pool: PgPool) {
 #[sqlx::test(migrations = false)]
 async fn append_in_committed_transaction_lands_with_business_rows(pool: PgPool) {
     let store = store(pool.clone()).await;
-    create_orders_table(&pool).await;
-
-    let mut tx = pool.begin().await.unwrap();
-    sqlx::query("INSERT INTO orders VALUES (1)")
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    store
-        .append_in(
-            &mut tx,
-            "Order-1",
-            ExpectedVersion::NoStream,
-            vec![counted(1)],
-        )
-        .await
-        .unwrap();
+    let mut tx = order_placed_in_transaction(&store, &pool).await;
     // A refused append does not abort the caller's transaction.
     let refused = store
         .append_in(

@@ -9,7 +9,7 @@ mod postgres;
 mod stream_name;
 
 pub use envelope::{Envelope, GlobalCursor};
-pub use postgres::{connect, PostgresStore};
+pub use postgres::{connect, connect_from_env, PostgresStore};
 pub use stream_name::{category, MAX_STREAM_NAME_BYTES};
 
 use crate::error::Result;

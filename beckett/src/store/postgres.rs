@@ -37,6 +37,22 @@ pub async fn connect(url: &str) -> Result<PgPool> {
     Ok(PgPoolOptions::new().connect_lazy_with(options))
 }
 
+/// Connects a pool to the database named by the `DATABASE_URL` environment
+/// variable, as [`connect`] does.
+///
+/// ```no_run
+/// # async fn demo() -> beckett::Result<()> {
+/// let pool = beckett::connect_from_env().await?;
+/// # Ok(()) }
+/// ```
+pub async fn connect_from_env() -> Result<PgPool> {
+    let url = std::env::var("DATABASE_URL").map_err(|e| Error::Config {
+        setting: "DATABASE_URL",
+        reason: format!("{e}; set it to a postgres:// URL"),
+    })?;
+    connect(&url).await
+}
+
 /// The URL as it may be shown: any password replaced by `***`.
 fn mask_password(url: &str) -> Result<String> {
     let invalid = |reason: String| Error::Config {
@@ -217,27 +233,19 @@ impl MessageStorage for PostgresStore {
 
     async fn read_stream(&self, stream: &str, from: i64, limit: usize) -> Result<Vec<Envelope>> {
         stream_name::validate(stream)?;
-        sqlx::query(&self.sql.read_stream)
+        let query = sqlx::query(&self.sql.read_stream)
             .bind(stream)
             .bind(from)
-            .bind(limit_to_sql(limit))
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(envelope)
-            .collect()
+            .bind(limit_to_sql(limit));
+        envelopes(query.fetch_all(&self.pool).await?)
     }
 
     async fn read_global(&self, after: GlobalCursor, limit: usize) -> Result<Vec<Envelope>> {
-        sqlx::query(&self.sql.read_global)
+        let query = sqlx::query(&self.sql.read_global)
             .bind(after.transaction_id)
             .bind(after.global_position)
-            .bind(limit_to_sql(limit))
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(envelope)
-            .collect()
+            .bind(limit_to_sql(limit));
+        envelopes(query.fetch_all(&self.pool).await?)
     }
 }
 
@@ -299,6 +307,11 @@ impl Batch {
     fn len(&self) -> i64 {
         limit_to_sql(self.ids.len())
     }
+}
+
+/// Maps the rows of a read statement to envelopes.
+fn envelopes(rows: Vec<PgRow>) -> Result<Vec<Envelope>> {
+    rows.iter().map(envelope).collect()
 }
 
 /// Maps a row of the read statements to an [`Envelope`]; metadata that does
