@@ -104,6 +104,10 @@ pub enum Error {
         source: sqlx::migrate::MigrateError,
     },
 
+    /// The subscriptions or message types linked into the program conflict.
+    #[error("conflicting registrations: {0}")]
+    Registry(String),
+
     /// The database reported an error.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),

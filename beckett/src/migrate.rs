@@ -63,6 +63,11 @@ impl Schema {
         &self.0
     }
 
+    /// The notification channel for `topic`, unique to this schema.
+    pub(crate) fn channel(&self, topic: &str) -> String {
+        format!("{}_{topic}", self.0)
+    }
+
     /// The name quoted as an SQL identifier.
     pub(crate) fn quoted(&self) -> String {
         format!("\"{}\"", self.0)

@@ -4,6 +4,7 @@
 //! [`MessageStorage`] is the seam between the engine and a backend;
 //! [`PostgresStore`] is the Postgres backend.
 
+pub(crate) mod checkpoints;
 mod envelope;
 mod postgres;
 mod stream_name;

@@ -7,6 +7,8 @@ use crate::migrate::Schema;
 use serde_json::Value;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Connection, Row};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// Connects a pool to the database at `url`.
@@ -92,7 +94,8 @@ fn mask_password(url: &str) -> Result<String> {
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
-    sql: std::sync::Arc<Statements>,
+    sql: Arc<Statements>,
+    announcing: Arc<AtomicBool>,
 }
 
 impl PostgresStore {
@@ -122,7 +125,8 @@ impl PostgresStore {
     pub fn with_schema(pool: PgPool, schema: &Schema) -> Self {
         Self {
             pool,
-            sql: std::sync::Arc::new(Statements::new(schema)),
+            sql: Arc::new(Statements::new(schema)),
+            announcing: Arc::default(),
         }
     }
 
@@ -156,6 +160,39 @@ impl PostgresStore {
     /// # Ok(()) }
     /// ```
     pub async fn append_in(
+        &self,
+        conn: &mut PgConnection,
+        stream: &str,
+        expected: ExpectedVersion,
+        messages: Vec<NewMessage>,
+    ) -> Result<Appended> {
+        let appended = self.append_on(conn, stream, expected, messages).await?;
+        if !appended.global_positions.is_empty() {
+            // Delivered when the caller commits, and not at all on rollback.
+            sqlx::query(&self.sql.announce).execute(conn).await?;
+        }
+        Ok(appended)
+    }
+
+    /// Announces new messages to the consumers listening, after they
+    /// committed: at most one announcement is on its way at a time, and it
+    /// covers every append that committed before it was sent, so a burst of
+    /// appends costs a few notifications and no commit waits on one.
+    fn announce(&self) {
+        if self.announcing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let (pool, sql, announcing) =
+            (self.pool.clone(), self.sql.clone(), self.announcing.clone());
+        tokio::spawn(async move {
+            announcing.store(false, Ordering::Release);
+            if let Err(error) = sqlx::query(&sql.announce).execute(&pool).await {
+                tracing::debug!(%error, "cannot announce new messages; consumers poll for them");
+            }
+        });
+    }
+
+    async fn append_on(
         &self,
         conn: &mut PgConnection,
         stream: &str,
@@ -228,7 +265,13 @@ impl MessageStorage for PostgresStore {
         messages: Vec<NewMessage>,
     ) -> Result<Appended> {
         let mut conn = self.pool.acquire().await?;
-        self.append_in(&mut conn, stream, expected, messages).await
+        let appended = self
+            .append_on(&mut conn, stream, expected, messages)
+            .await?;
+        if !appended.global_positions.is_empty() {
+            self.announce();
+        }
+        Ok(appended)
     }
 
     async fn read_stream(&self, stream: &str, from: i64, limit: usize) -> Result<Vec<Envelope>> {
@@ -340,6 +383,7 @@ struct Statements {
     append_creating: String,
     append_existing: String,
     stream_version: String,
+    announce: String,
     read_stream: String,
     read_global: String,
 }
@@ -383,6 +427,7 @@ impl Statements {
                 ), {insert_messages}"
             ),
             stream_version: format!("SELECT version FROM {s}.streams WHERE stream_name = $1"),
+            announce: format!("NOTIFY \"{}\"", schema.channel("messages")),
             read_stream: format!(
                 "SELECT {columns} FROM {s}.messages
                 WHERE stream_name = $1 AND stream_position >= $2

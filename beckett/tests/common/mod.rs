@@ -2,6 +2,8 @@
 
 #![allow(dead_code)] // each test file uses its own subset
 
+pub mod workers;
+
 use beckett::{Envelope, GlobalCursor, Message, MessageStorage, NewMessage, PostgresStore};
 use serde::{Deserialize, Serialize};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};

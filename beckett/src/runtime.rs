@@ -1,0 +1,312 @@
+//! [`run`] and [`Beckett`]: configuration, migrations, then the consumers of
+//! every group this process runs, until a shutdown signal.
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::migrate::{migrate_schema, Schema};
+use crate::store::{connect, PostgresStore};
+use crate::subscription::{engine, registry};
+use sqlx::PgPool;
+use std::future::Future;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Runs every subscription linked into the program, configured from the
+/// environment, until SIGINT or SIGTERM.
+///
+/// Reads `DATABASE_URL` and the `BECKETT_*` settings of [`Config`],
+/// checks the registry, applies migrations, and runs the consumers. Bad
+/// settings and conflicting registrations stop it before anything is
+/// consumed, with an error naming the setting or both conflicting items.
+///
+/// ```no_run
+/// #[tokio::main]
+/// async fn main() -> beckett::Result<()> {
+///     beckett::run().await
+/// }
+/// ```
+pub async fn run() -> Result<()> {
+    Beckett::from_env()?.run().await
+}
+
+/// A configured beckett process, built in code.
+///
+/// ```no_run
+/// # async fn demo() -> beckett::Result<()> {
+/// use std::time::Duration;
+///
+/// beckett::Beckett::builder()
+///     .database_url("postgres://localhost/app")
+///     .groups(["Billing"])
+///     .concurrency(8)
+///     .poll_interval(Duration::from_millis(500))
+///     .build()?
+///     .run()
+///     .await
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Beckett {
+    config: Config,
+    pool: Option<PgPool>,
+}
+
+impl Beckett {
+    /// A builder starting from the defaults (not the environment).
+    ///
+    /// ```
+    /// let builder = beckett::Beckett::builder().concurrency(4);
+    /// ```
+    pub fn builder() -> Builder {
+        Builder {
+            config: Config::default(),
+            pool: None,
+        }
+    }
+
+    /// A process configured from the environment, as [`run`] uses.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> beckett::Result<()> {
+    /// beckett::Beckett::from_env()?.run().await
+    /// # }
+    /// ```
+    pub fn from_env() -> Result<Self> {
+        Builder {
+            config: Config::from_env()?,
+            pool: None,
+        }
+        .build()
+    }
+
+    /// Runs until SIGINT or SIGTERM.
+    ///
+    /// ```no_run
+    /// # async fn demo(beckett: beckett::Beckett) -> beckett::Result<()> {
+    /// beckett.run().await
+    /// # }
+    /// ```
+    pub async fn run(self) -> Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Runs until `signal` completes, then stops taking work, lets
+    /// in-flight handlers finish within the grace period and releases what
+    /// it reserved.
+    ///
+    /// ```no_run
+    /// # async fn demo(beckett: beckett::Beckett) -> beckett::Result<()> {
+    /// beckett.run_until(tokio::time::sleep(std::time::Duration::from_secs(60))).await
+    /// # }
+    /// ```
+    pub async fn run_until(self, signal: impl Future<Output = ()>) -> Result<()> {
+        let groups = self.groups()?;
+        let pool = match self.pool {
+            Some(pool) => pool,
+            None => {
+                let url = self
+                    .config
+                    .database_url
+                    .as_deref()
+                    .expect("checked by build");
+                connect(url).await?
+            }
+        };
+        migrate_schema(&pool, &self.config.schema).await?;
+        let store = PostgresStore::with_schema(pool, &self.config.schema);
+        let shutdown = CancellationToken::new();
+        let consumers = tokio::spawn(engine::run(self.config, store, groups, shutdown.clone()));
+        signal.await;
+        tracing::info!("shutting down");
+        shutdown.cancel();
+        consumers.await.map_err(|e| Error::Config {
+            setting: "subscriptions",
+            reason: format!("a consumer task failed: {e}"),
+        })?
+    }
+
+    /// The linked subscriptions of the groups this process runs.
+    fn groups(&self) -> Result<registry::Groups> {
+        let mut linked = registry::linked_groups()?;
+        let Some(wanted) = &self.config.groups else {
+            return Ok(linked);
+        };
+        let names: Vec<&str> = linked.keys().copied().collect();
+        let mut groups = registry::Groups::new();
+        for group in wanted {
+            let (name, subscriptions) = linked.remove_entry(group.as_str()).ok_or_else(|| Error::Config {
+                setting: "BECKETT_GROUPS",
+                reason: format!(
+                    "group `{group}` has no subscriptions linked into this program; linked groups: {}",
+                    if names.is_empty() { "none".to_owned() } else { names.join(", ") }
+                ),
+            })?;
+            groups.insert(name, subscriptions);
+        }
+        Ok(groups)
+    }
+}
+
+/// Sets what [`Beckett`] runs with; every setting has a default, and
+/// [`build`](Self::build) checks them all.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let beckett = beckett::Beckett::builder()
+///     .database_url("postgres://localhost/app")
+///     .max_retries(3)
+///     .retry_delays(Duration::from_millis(200), Duration::from_secs(30))
+///     .build()?;
+/// # Ok::<(), beckett::Error>(())
+/// ```
+#[derive(Debug)]
+#[must_use]
+pub struct Builder {
+    config: Config,
+    pool: Option<PgPool>,
+}
+
+impl Builder {
+    /// The database to connect to.
+    pub fn database_url(mut self, url: impl Into<String>) -> Self {
+        self.config.database_url = Some(url.into());
+        self
+    }
+
+    /// A pool to use instead of connecting.
+    pub fn pool(mut self, pool: PgPool) -> Self {
+        self.pool = Some(pool);
+        self
+    }
+
+    /// The schema of beckett's tables.
+    pub fn schema(mut self, schema: Schema) -> Self {
+        self.config.schema = schema;
+        self
+    }
+
+    /// The groups this process runs (default: every group linked in).
+    pub fn groups<S: Into<String>>(mut self, groups: impl IntoIterator<Item = S>) -> Self {
+        self.config.groups = Some(groups.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Handler calls in flight at once in this process.
+    pub fn concurrency(mut self, concurrency: usize) -> Self {
+        self.config.concurrency = concurrency;
+        self
+    }
+
+    /// Messages read at once.
+    pub fn batch_size(mut self, batch_size: usize) -> Self {
+        self.config.batch_size = batch_size;
+        self
+    }
+
+    /// How long a checkpoint stays reserved without progress.
+    pub fn reservation_timeout(mut self, timeout: Duration) -> Self {
+        self.config.reservation_timeout = timeout;
+        self
+    }
+
+    /// How often consumers look for work without a notification.
+    pub fn poll_interval(mut self, interval: Duration) -> Self {
+        self.config.poll_interval = interval;
+        self
+    }
+
+    /// How long one handler call may take, unless its subscription says.
+    pub fn handler_timeout(mut self, timeout: Duration) -> Self {
+        self.config.handler_timeout = timeout;
+        self
+    }
+
+    /// Retries before a stream is failed, unless its subscription says.
+    pub fn max_retries(mut self, retries: u32) -> Self {
+        self.config.max_retries = retries;
+        self
+    }
+
+    /// The first retry's delay and the longest one.
+    pub fn retry_delays(mut self, base: Duration, max: Duration) -> Self {
+        self.config.retry_base_delay = base;
+        self.config.retry_max_delay = max;
+        self
+    }
+
+    /// How long in-flight handlers may run on after a shutdown signal.
+    pub fn shutdown_grace(mut self, grace: Duration) -> Self {
+        self.config.shutdown_grace = grace;
+        self
+    }
+
+    /// Checks the settings.
+    ///
+    /// ```
+    /// let error = beckett::Beckett::builder().concurrency(0).build().unwrap_err();
+    /// assert!(error.to_string().contains("BECKETT_CONCURRENCY"));
+    /// ```
+    pub fn build(self) -> Result<Beckett> {
+        let config = &self.config;
+        let invalid = |setting: &'static str, reason: &str| {
+            Err(Error::Config {
+                setting,
+                reason: reason.to_owned(),
+            })
+        };
+        if config.concurrency == 0 {
+            return invalid("BECKETT_CONCURRENCY", "must be at least 1");
+        }
+        if config.batch_size == 0 {
+            return invalid("BECKETT_BATCH_SIZE", "must be at least 1");
+        }
+        if config.groups.as_ref().is_some_and(Vec::is_empty) {
+            return invalid("BECKETT_GROUPS", "names no group");
+        }
+        if config.retry_base_delay > config.retry_max_delay {
+            return invalid(
+                "BECKETT_RETRY_BASE_DELAY",
+                "must not be longer than BECKETT_RETRY_MAX_DELAY",
+            );
+        }
+        for (setting, value) in [
+            ("BECKETT_RESERVATION_TIMEOUT", config.reservation_timeout),
+            ("BECKETT_POLL_INTERVAL", config.poll_interval),
+            ("BECKETT_HANDLER_TIMEOUT", config.handler_timeout),
+        ] {
+            if value.is_zero() {
+                return invalid(setting, "must be longer than zero");
+            }
+        }
+        if self.pool.is_none() && config.database_url.is_none() {
+            return invalid("DATABASE_URL", "not set; point it at a Postgres database");
+        }
+        Ok(Beckett {
+            config: self.config,
+            pool: self.pool,
+        })
+    }
+}
+
+/// Completes on SIGINT (Ctrl-C) or, on Unix, SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+}

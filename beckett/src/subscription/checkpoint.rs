@@ -1,0 +1,310 @@
+//! The checkpoint consumer: every process reserves lagging checkpoints,
+//! reads each stream from its checkpoint, hands the messages to the handler
+//! in stream order, and moves the checkpoint on.
+
+use super::context::{take_transaction, Context};
+use super::engine::Engine;
+use super::registry::SubscriptionDescriptor;
+use super::retry::backoff;
+use super::wakeup::wait;
+use crate::error::Result;
+use crate::store::checkpoints::{Failure, Reservation};
+use crate::store::{Envelope, MessageStorage};
+use futures_util::FutureExt;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Mutex, OwnedSemaphorePermit};
+use tokio::task::JoinSet;
+
+/// Reserves and handles the group's lagging checkpoints until shutdown,
+/// then lets in-flight handlers finish within the grace period and
+/// releases whatever is still reserved.
+pub(crate) async fn run(
+    engine: Arc<Engine>,
+    group: &'static str,
+    subscriptions: Vec<&'static SubscriptionDescriptor>,
+) {
+    let names: Vec<&str> = subscriptions.iter().map(|s| s.name).collect();
+    let mut handlers = JoinSet::new();
+    let mut delay = Duration::from_millis(100);
+    while !engine.shutdown.is_cancelled() {
+        while handlers.try_join_next().is_some() {}
+        let permit = tokio::select! {
+            permit = engine.permits.clone().acquire_owned() => permit.expect("never closed"),
+            () = engine.shutdown.cancelled() => break,
+        };
+        let free = 1 + engine.permits.available_permits();
+        let reserved = engine
+            .checkpoints
+            .reserve(group, &names, free, engine.config.reservation_timeout)
+            .await;
+        match reserved {
+            Ok(reserved) if reserved.is_empty() => {
+                drop(permit);
+                wait(
+                    engine.wakeups.checkpoints(group),
+                    engine.config.poll_interval,
+                    &engine.shutdown,
+                )
+                .await;
+            }
+            Ok(reserved) => {
+                delay = Duration::from_millis(100);
+                let mut permit = Some(permit);
+                for reservation in reserved {
+                    let permit = match permit.take() {
+                        Some(permit) => permit,
+                        None => engine
+                            .permits
+                            .clone()
+                            .acquire_owned()
+                            .await
+                            .expect("never closed"),
+                    };
+                    let subscription = subscriptions
+                        .iter()
+                        .find(|s| s.name == reservation.subscription)
+                        .copied()
+                        .expect("reserved only for the group's subscriptions");
+                    engine.held.lock().await.insert(reservation.token);
+                    handlers.spawn(handle(
+                        engine.clone(),
+                        group,
+                        subscription,
+                        reservation,
+                        permit,
+                    ));
+                }
+            }
+            Err(error) => {
+                drop(permit);
+                tracing::warn!(group, %error, "cannot reserve checkpoints; retrying");
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {}
+                    () = engine.shutdown.cancelled() => {}
+                }
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+    let grace = engine.config.shutdown_grace;
+    if tokio::time::timeout(grace, async {
+        while handlers.join_next().await.is_some() {}
+    })
+    .await
+    .is_err()
+    {
+        tracing::warn!(
+            group,
+            ?grace,
+            "handlers still running after the grace period; stopping them"
+        );
+        handlers.shutdown().await;
+    }
+}
+
+/// Handles one reserved checkpoint's stream until it is caught up, fails,
+/// loses its reservation or the process shuts down.
+async fn handle(
+    engine: Arc<Engine>,
+    group: &'static str,
+    subscription: &'static SubscriptionDescriptor,
+    reservation: Reservation,
+    _permit: OwnedSemaphorePermit,
+) {
+    // After an error (most likely the database going away) the stream
+    // pauses a moment, so a dead connection does not spin through retries.
+    let pause = match handle_stream(&engine, group, subscription, &reservation).await {
+        Ok(()) => Duration::ZERO,
+        Err(error) => {
+            tracing::warn!(group, subscription = subscription.name, stream = reservation.stream,
+                %error, "stopped handling a stream; it resumes after a pause");
+            Duration::from_secs(1)
+        }
+    };
+    if let Err(error) = engine
+        .checkpoints
+        .release(&[reservation.token], pause)
+        .await
+    {
+        tracing::warn!(%error, "cannot release a reservation; it expires by itself");
+    }
+    engine.held.lock().await.remove(&reservation.token);
+}
+
+/// What came of one message.
+enum Handled {
+    /// Handled (and, for a transactional handler, its checkpoint moved).
+    Done,
+    /// Another process holds the checkpoint now; stop.
+    Lost,
+    /// The handler failed with this error.
+    Failed(String),
+}
+
+async fn handle_stream(
+    engine: &Engine,
+    group: &'static str,
+    subscription: &'static SubscriptionDescriptor,
+    reservation: &Reservation,
+) -> Result<()> {
+    let config = &engine.config;
+    let mut position = reservation.position;
+    let mut attempts = reservation.attempts;
+    while !engine.shutdown.is_cancelled() {
+        let batch = engine
+            .store
+            .read_stream(&reservation.stream, position + 1, config.batch_size)
+            .await?;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut handled = position;
+        for envelope in batch {
+            if engine.shutdown.is_cancelled() {
+                break;
+            }
+            if !subscription.selects(&envelope.message_type, &envelope.stream) {
+                handled = envelope.position;
+                continue;
+            }
+            let at = envelope.position;
+            match call(
+                engine,
+                group,
+                subscription,
+                reservation,
+                envelope,
+                attempts + 1,
+            )
+            .await?
+            {
+                Handled::Done => {
+                    handled = at;
+                    attempts = 0;
+                }
+                Handled::Lost => return Ok(()),
+                Handled::Failed(error) => {
+                    attempts += 1;
+                    let max = subscription.max_retries.unwrap_or(config.max_retries);
+                    let retry_in =
+                        (u32::try_from(attempts).unwrap_or(u32::MAX) <= max).then(|| {
+                            backoff(
+                                attempts as u32,
+                                config.retry_base_delay,
+                                config.retry_max_delay,
+                            )
+                        });
+                    tracing::warn!(group, subscription = subscription.name, stream = reservation.stream,
+                        position = at, attempts, %error, "handler failed");
+                    let failure = Failure {
+                        position: handled,
+                        attempts,
+                        error,
+                        retry_in,
+                    };
+                    return engine.checkpoints.fail(group, reservation, &failure).await;
+                }
+            }
+        }
+        let timeout = config.reservation_timeout;
+        if !engine
+            .checkpoints
+            .advance(None, group, reservation, handled, timeout)
+            .await?
+        {
+            return Ok(());
+        }
+        position = handled;
+    }
+    Ok(())
+}
+
+/// Calls the handler for one message, within its timeout, catching panics;
+/// a transactional handler's transaction commits with the checkpoint moved
+/// past the message, or not at all.
+async fn call(
+    engine: &Engine,
+    group: &str,
+    subscription: &'static SubscriptionDescriptor,
+    reservation: &Reservation,
+    envelope: Envelope,
+    attempt: i32,
+) -> Result<Handled> {
+    let attempt = u32::try_from(attempt).unwrap_or(1);
+    let timeout = subscription
+        .timeout
+        .unwrap_or(engine.config.handler_timeout);
+    let shutdown = engine.shutdown.clone();
+    if !subscription.transactional {
+        let ctx = Context::new(engine.store.clone(), &envelope, attempt, shutdown, None);
+        return Ok(match invoke(subscription, envelope, ctx, timeout).await {
+            Ok(()) => Handled::Done,
+            Err(error) => Handled::Failed(error),
+        });
+    }
+    let position = envelope.position;
+    let shared = Arc::new(Mutex::new(Some(engine.store.pool().begin().await?)));
+    let ctx = Context::new(
+        engine.store.clone(),
+        &envelope,
+        attempt,
+        shutdown,
+        Some(shared.clone()),
+    );
+    let outcome = invoke(subscription, envelope, ctx, timeout).await;
+    let mut tx = take_transaction(&shared).await;
+    if let Err(error) = outcome {
+        tx.rollback().await?;
+        return Ok(Handled::Failed(error));
+    }
+    let timeout = engine.config.reservation_timeout;
+    if !engine
+        .checkpoints
+        .advance(Some(&mut tx), group, reservation, position, timeout)
+        .await?
+    {
+        tx.rollback().await?;
+        return Ok(Handled::Lost);
+    }
+    tx.commit().await?;
+    Ok(Handled::Done)
+}
+
+/// Runs the handler, turning an error, a panic or a timeout into the text
+/// the checkpoint keeps.
+async fn invoke(
+    subscription: &SubscriptionDescriptor,
+    envelope: Envelope,
+    ctx: Context,
+    timeout: Duration,
+) -> Result<(), String> {
+    let call = AssertUnwindSafe((subscription.handler)(envelope, ctx)).catch_unwind();
+    match tokio::time::timeout(timeout, call).await {
+        Ok(Ok(Ok(()))) => Ok(()),
+        Ok(Ok(Err(error))) => Err(error_chain(&*error)),
+        Ok(Err(panic)) => Err(format!("handler panicked: {}", panic_message(&*panic))),
+        Err(_) => Err(format!("handler timed out after {timeout:?}")),
+    }
+}
+
+/// An error and its sources, joined by ": ".
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(error) = source {
+        text.push_str(": ");
+        text.push_str(&error.to_string());
+        source = error.source();
+    }
+    text
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a non-text panic payload")
+}

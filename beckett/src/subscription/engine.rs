@@ -1,0 +1,85 @@
+//! What the consumers of one process share, and how they start and stop.
+
+use super::registry::SubscriptionDescriptor;
+use super::wakeup::Wakeups;
+use super::{checkpoint, global};
+use crate::config::Config;
+use crate::error::Result;
+use crate::store::checkpoints::Checkpoints;
+use crate::store::PostgresStore;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use tokio::sync::{Mutex, Semaphore};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+/// The state every consumer task of the process shares.
+pub(crate) struct Engine {
+    pub config: Config,
+    pub store: PostgresStore,
+    pub checkpoints: Checkpoints,
+    pub wakeups: Wakeups,
+    /// One permit per handler call allowed in flight.
+    pub permits: Arc<Semaphore>,
+    /// Reservations this process holds, released at shutdown.
+    pub held: Mutex<HashSet<Uuid>>,
+    pub shutdown: CancellationToken,
+}
+
+/// Runs the groups' consumers until `shutdown` is cancelled, then waits for
+/// them to wind down and releases what the process still holds.
+pub(crate) async fn run(
+    config: Config,
+    store: PostgresStore,
+    groups: BTreeMap<&'static str, Vec<&'static SubscriptionDescriptor>>,
+    shutdown: CancellationToken,
+) -> Result<()> {
+    let checkpoints = Checkpoints::new(store.pool().clone(), &config.schema);
+    for subscription in groups.values().flatten() {
+        let from_end = subscription.start == super::Start::End;
+        checkpoints
+            .register(subscription.group, subscription.name, from_end)
+            .await?;
+    }
+    let engine = Arc::new(Engine {
+        permits: Arc::new(Semaphore::new(config.concurrency)),
+        wakeups: Wakeups::new(groups.keys().copied()),
+        held: Mutex::default(),
+        checkpoints,
+        store,
+        config,
+        shutdown,
+    });
+    let mut tasks = tokio::task::JoinSet::new();
+    {
+        let engine = engine.clone();
+        tasks.spawn(async move {
+            let pool = engine.store.pool().clone();
+            engine
+                .wakeups
+                .listen(pool, engine.checkpoints.clone(), engine.shutdown.clone())
+                .await;
+        });
+    }
+    for (group, subscriptions) in groups {
+        let leader = engine.clone();
+        let led = subscriptions.clone();
+        tasks.spawn(async move { global::run(&leader, group, &led).await });
+        tasks.spawn(checkpoint::run(engine.clone(), group, subscriptions));
+    }
+    while let Some(result) = tasks.join_next().await {
+        if let Err(error) = result {
+            if error.is_panic() {
+                std::panic::resume_unwind(error.into_panic());
+            }
+        }
+    }
+    let held: Vec<Uuid> = engine.held.lock().await.drain().collect();
+    if !held.is_empty() {
+        engine
+            .checkpoints
+            .release(&held, std::time::Duration::ZERO)
+            .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,20 @@
+//! Subscriptions: handlers registered with `#[subscription]`, and the
+//! consumers that feed them messages in order per stream.
+
+mod checkpoint;
+mod context;
+pub(crate) mod engine;
+mod global;
+mod handler;
+pub(crate) mod registry;
+mod retry;
+mod wakeup;
+
+pub use crate::store::checkpoints::CheckpointInfo;
+pub use context::{Context, TransactionGuard};
+pub use handler::{BoxError, HandlerFuture, MessageSet};
+pub use registry::{MessageTypeDescriptor, Start, SubscriptionDescriptor};
+pub use retry::FailedCheckpoints;
+
+#[doc(hidden)]
+pub use handler::{decode, same_names, unknown_type};

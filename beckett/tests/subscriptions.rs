@@ -1,0 +1,373 @@
+//! Subscriptions in one process: retries, the failed state and its retry
+//! and skip, timeouts, undecodable messages, causation, and start = "end".
+
+mod common;
+
+use beckett::subscription::FailedCheckpoints;
+use beckett::{
+    Beckett, Context, Envelope, Error, ExpectedVersion, MessageStorage, Metadata, NewMessage,
+    PostgresStore,
+};
+use common::{counted, store, Counted, ItemAdded};
+use serde_json::json;
+use sqlx::PgPool;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+async fn record(ctx: &Context) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO handled (stream, position) VALUES ($1, $2)")
+        .bind(ctx.stream())
+        .bind(ctx.position())
+        .execute(ctx.store().pool())
+        .await
+        .map(drop)
+}
+
+#[beckett::subscription(group = "Retries", category = "Flaky", max_retries = 2)]
+async fn flaky(envelope: Envelope, ctx: Context) -> Result<(), beckett::BoxError> {
+    let healed: bool = sqlx::query_scalar("SELECT EXISTS (SELECT FROM healed)")
+        .fetch_one(ctx.store().pool())
+        .await?;
+    if !healed && envelope.data["fail"] == true {
+        return Err(format!("cannot handle {} #{}", envelope.stream, envelope.position).into());
+    }
+    if !healed && envelope.data["panic"] == true {
+        panic!("boom at {} #{}", envelope.stream, envelope.position);
+    }
+    Ok(record(&ctx).await?)
+}
+
+#[beckett::subscription(group = "Slow", messages(Counted), timeout = "100ms", max_retries = 0)]
+async fn slow(_: Counted) -> beckett::Result<()> {
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    Ok(())
+}
+
+#[beckett::subscription(group = "Typed", messages(ItemAdded), max_retries = 0)]
+async fn typed(_: ItemAdded, ctx: Context) -> Result<(), sqlx::Error> {
+    record(&ctx).await
+}
+
+#[beckett::subscription(group = "Chain", messages(Counted))]
+async fn chain(counted: Counted, ctx: Context) -> beckett::Result<()> {
+    let next = ItemAdded {
+        sku: format!("sku-{}", counted.n),
+        quantity: 1,
+    };
+    ctx.append("Chained-1", ExpectedVersion::Any, next).await?;
+    Ok(())
+}
+
+#[beckett::subscription(group = "Late", category = "Late", start = "end")]
+async fn late(_: Envelope, ctx: Context) -> Result<(), sqlx::Error> {
+    record(&ctx).await
+}
+
+/// A process running `group` on the test's database until the returned
+/// token is cancelled.
+async fn start(
+    pool: &PgPool,
+    group: &str,
+) -> (
+    CancellationToken,
+    tokio::task::JoinHandle<beckett::Result<()>>,
+) {
+    for table in [
+        "CREATE TABLE IF NOT EXISTS handled (id bigserial, stream text, position bigint)",
+        "CREATE TABLE IF NOT EXISTS healed (at timestamptz)",
+    ] {
+        sqlx::query(table).execute(pool).await.unwrap();
+    }
+    let stop = CancellationToken::new();
+    let beckett = Beckett::builder()
+        .pool(pool.clone())
+        .groups([group])
+        .poll_interval(Duration::from_millis(100))
+        .retry_delays(Duration::from_millis(50), Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let signal = stop.clone();
+    let running = tokio::spawn(async move { beckett.run_until(signal.cancelled_owned()).await });
+    (stop, running)
+}
+
+async fn handled(pool: &PgPool, stream: &str) -> Vec<i64> {
+    sqlx::query_scalar("SELECT position FROM handled WHERE stream = $1 ORDER BY id")
+        .bind(stream)
+        .fetch_all(pool)
+        .await
+        .unwrap()
+}
+
+/// Polls `check` until it holds, for up to 20 seconds.
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn append_json(store: &PostgresStore, stream: &str, data: &[serde_json::Value]) {
+    let messages = data
+        .iter()
+        .map(|d| NewMessage::from_json("Step", d.clone()))
+        .collect();
+    store
+        .append(stream, ExpectedVersion::Any, messages)
+        .await
+        .unwrap();
+}
+
+#[sqlx::test(migrations = false)]
+async fn failing_stream_retries_then_fails_while_others_finish(pool: PgPool) {
+    let store = store(pool.clone()).await;
+    let (stop, running) = start(&pool, "Retries").await;
+    for i in 0..5 {
+        append_json(
+            &store,
+            &format!("Flaky-ok{i}"),
+            &[json!({}), json!({}), json!({})],
+        )
+        .await;
+    }
+    append_json(
+        &store,
+        "Flaky-bad",
+        &[json!({}), json!({ "fail": true }), json!({})],
+    )
+    .await;
+    append_json(
+        &store,
+        "Flaky-panic",
+        &[json!({}), json!({ "panic": true }), json!({})],
+    )
+    .await;
+
+    let failed = FailedCheckpoints::new(pool.clone());
+    eventually("two streams fail", || async {
+        failed.list(Some("Retries")).await.unwrap().len() == 2
+    })
+    .await;
+    let list = failed.list(None).await.unwrap();
+    let (bad, panicked) = (&list[0], &list[1]);
+    assert_eq!(
+        (bad.stream.as_str(), bad.stream_position, bad.attempts),
+        ("Flaky-bad", 1, 3)
+    );
+    assert!(
+        bad.last_error
+            .as_deref()
+            .unwrap()
+            .contains("cannot handle Flaky-bad #2"),
+        "{bad:?}"
+    );
+    assert_eq!(
+        (panicked.stream.as_str(), panicked.attempts),
+        ("Flaky-panic", 3)
+    );
+    assert!(panicked
+        .last_error
+        .as_deref()
+        .unwrap()
+        .contains("panicked: boom at Flaky-panic #2"));
+    for i in 0..5 {
+        assert_eq!(
+            handled(&pool, &format!("Flaky-ok{i}")).await,
+            [1, 2, 3],
+            "other streams finish"
+        );
+    }
+    assert_eq!(handled(&pool, "Flaky-bad").await, [1]);
+
+    sqlx::query("INSERT INTO healed VALUES (now())")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert!(failed.retry("Retries", "flaky", "Flaky-bad").await.unwrap());
+    eventually("the retried stream continues", || async {
+        handled(&pool, "Flaky-bad").await == [1, 2, 3]
+    })
+    .await;
+
+    assert!(failed
+        .skip("Retries", "flaky", "Flaky-panic")
+        .await
+        .unwrap());
+    eventually("the skipped stream continues", || async {
+        handled(&pool, "Flaky-panic").await == [1, 3]
+    })
+    .await;
+    let skipped: (String, i64, i32) = sqlx::query_as(
+        "SELECT stream_name, stream_position, attempts FROM beckett.skipped_messages",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(skipped, ("Flaky-panic".to_owned(), 2, 3));
+    assert!(failed.list(None).await.unwrap().is_empty());
+    assert!(
+        !failed.retry("Retries", "flaky", "Flaky-ok0").await.unwrap(),
+        "only failed ones"
+    );
+
+    stop.cancel();
+    running.await.unwrap().unwrap();
+}
+
+#[sqlx::test(migrations = false)]
+async fn handler_that_times_out_fails(pool: PgPool) {
+    let store = store(pool.clone()).await;
+    let (stop, running) = start(&pool, "Slow").await;
+    store
+        .append("Slow-1", ExpectedVersion::Any, vec![counted(1)])
+        .await
+        .unwrap();
+
+    let failed = FailedCheckpoints::new(pool.clone());
+    eventually("the slow stream fails", || async {
+        !failed.list(Some("Slow")).await.unwrap().is_empty()
+    })
+    .await;
+    let error = failed.list(None).await.unwrap()[0]
+        .last_error
+        .clone()
+        .unwrap();
+    assert_eq!(error, "handler timed out after 100ms");
+    stop.cancel();
+    running.await.unwrap().unwrap();
+}
+
+#[sqlx::test(migrations = false)]
+async fn undecodable_message_fails_its_stream_only(pool: PgPool) {
+    let store = store(pool.clone()).await;
+    let (stop, running) = start(&pool, "Typed").await;
+    let good = || {
+        NewMessage::new(&ItemAdded {
+            sku: "kb".to_owned(),
+            quantity: 1,
+        })
+        .unwrap()
+    };
+    let changed_shape = NewMessage::from_json("item_added", json!({ "sku": 7 }));
+    store
+        .append("Cart-2", ExpectedVersion::Any, vec![changed_shape, good()])
+        .await
+        .unwrap();
+    store
+        .append("Cart-1", ExpectedVersion::Any, vec![good(), good()])
+        .await
+        .unwrap();
+
+    let failed = FailedCheckpoints::new(pool.clone());
+    eventually("Cart-2 fails", || async {
+        !failed.list(Some("Typed")).await.unwrap().is_empty()
+    })
+    .await;
+    eventually("Cart-1 is handled", || async {
+        handled(&pool, "Cart-1").await == [1, 2]
+    })
+    .await;
+    let error = failed.list(None).await.unwrap()[0]
+        .last_error
+        .clone()
+        .unwrap();
+    assert!(
+        error.contains("position 1 of stream `Cart-2` (type `item_added`)"),
+        "{error}"
+    );
+    assert!(handled(&pool, "Cart-2").await.is_empty());
+    stop.cancel();
+    running.await.unwrap().unwrap();
+}
+
+#[sqlx::test(migrations = false)]
+async fn context_appends_carry_causation_and_correlation(pool: PgPool) {
+    let store = store(pool.clone()).await;
+    let (stop, running) = start(&pool, "Chain").await;
+    let correlation = uuid::Uuid::now_v7();
+    let mut metadata = Metadata::default();
+    metadata.correlation_id = Some(correlation);
+    let cause = counted(1).with_metadata(metadata);
+    let cause_id = cause.id();
+    store
+        .append("Cause-1", ExpectedVersion::Any, vec![cause])
+        .await
+        .unwrap();
+
+    eventually("the handler appends", || async {
+        !store
+            .read_stream("Chained-1", 1, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    })
+    .await;
+    let chained = &store.read_stream("Chained-1", 1, 10).await.unwrap()[0];
+    assert_eq!(chained.metadata.causation_id, Some(cause_id));
+    assert_eq!(chained.metadata.correlation_id, Some(correlation));
+    stop.cancel();
+    running.await.unwrap().unwrap();
+}
+
+#[sqlx::test(migrations = false)]
+async fn subscription_starting_at_end_ignores_earlier_messages(pool: PgPool) {
+    let store = store(pool.clone()).await;
+    store
+        .append("Late-1", ExpectedVersion::Any, vec![counted(1)])
+        .await
+        .unwrap();
+    common::read_global_until(&store, 1).await;
+    let (stop, running) = start(&pool, "Late").await;
+    eventually("the subscription is registered", || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM beckett.subscriptions")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+            == 1
+    })
+    .await;
+    store
+        .append("Late-2", ExpectedVersion::Any, vec![counted(2)])
+        .await
+        .unwrap();
+
+    eventually("Late-2 is handled", || async {
+        handled(&pool, "Late-2").await == [1]
+    })
+    .await;
+    assert!(handled(&pool, "Late-1").await.is_empty());
+    stop.cancel();
+    running.await.unwrap().unwrap();
+}
+
+#[sqlx::test(migrations = false)]
+async fn unknown_group_stops_start_up_naming_the_setting(pool: PgPool) {
+    let error = Beckett::builder()
+        .pool(pool)
+        .groups(["Nope"])
+        .build()
+        .unwrap()
+        .run_until(std::future::ready(()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::Config {
+                setting: "BECKETT_GROUPS",
+                ..
+            }
+        ),
+        "{error}"
+    );
+    let text = error.to_string();
+    assert!(
+        text.contains("group `Nope`") && text.contains("Retries"),
+        "{text}"
+    );
+}
