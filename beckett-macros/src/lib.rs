@@ -1,23 +1,112 @@
 //! Procedural macros for `beckett`.
 //!
-//! Use them through the `beckett` crate (`#[derive(beckett::Message)]`), never
-//! by depending on this crate directly: generated code names the runtime as
-//! `::beckett::__private`, which only the `beckett` crate provides.
+//! Use them through the `beckett` crate (`#[derive(beckett::Message)]`,
+//! `#[beckett::subscription(...)]`), never by depending on this crate
+//! directly: generated code names the runtime as `::beckett::__private`,
+//! which only the `beckett` crate provides.
 //!
 //! Each macro is a thin entry point here. Its module parses the input into a
 //! typed description, validates it, then expands it; every mistake found is
-//! reported in one compile, spanned at the offending token.
+//! reported in one compile, spanned at the offending token. Checks only the
+//! type system can make (is this type a message?) are generated as static
+//! assertions spanned at the user's token.
 
+mod assertions;
+mod errors;
 mod message;
+mod message_set;
+mod names;
+mod options;
+mod subscription;
 mod symbol;
 
 use proc_macro::TokenStream;
 
 /// Derives `beckett::Message`, giving a type a stable wire name.
 ///
-/// See the documentation of `beckett::Message` for the options.
+/// The name defaults to the type's identifier; `#[message(name = "...")]`
+/// sets it, so renaming the Rust type does not break stored messages. Each
+/// type is also registered, so that `beckett::run()` refuses to start when
+/// two types share one wire name.
+///
+/// See the documentation of the `beckett::Message` trait for examples.
 #[proc_macro_derive(Message, attributes(message))]
 pub fn derive_message(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
-    message::derive(input).into()
+    message::derive(&input).into()
+}
+
+/// Derives `beckett::MessageSet` for an enum whose variants each wrap one
+/// message type, so one handler can take several message types.
+///
+/// ```ignore
+/// #[derive(beckett::MessageSet)]
+/// enum OrderEvent {
+///     Placed(OrderPlaced),
+///     Shipped(OrderShipped),
+/// }
+///
+/// #[beckett::subscription(group = "Shipping", messages(OrderPlaced, OrderShipped))]
+/// async fn track(event: OrderEvent) -> beckett::Result<()> {
+///     match event {
+///         OrderEvent::Placed(placed) => { /* ... */ }
+///         OrderEvent::Shipped(shipped) => { /* ... */ }
+///     }
+///     Ok(())
+/// }
+/// ```
+///
+/// A stored message is decoded into the variant whose type's wire name it
+/// carries. Every wrapped type must implement `beckett::Message`; a
+/// subscription taking the set checks at compile time that the set wraps
+/// exactly the types it lists.
+#[proc_macro_derive(MessageSet)]
+pub fn derive_message_set(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    message_set::derive(&input).into()
+}
+
+/// Registers an `async fn` as the handler of a subscription.
+///
+/// ```ignore
+/// #[beckett::subscription(group = "Billing", messages(OrderPlaced))]
+/// async fn request_invoice(placed: OrderPlaced, ctx: beckett::Context) -> beckett::Result<()> {
+///     // ...
+///     Ok(())
+/// }
+/// ```
+///
+/// # Options
+///
+/// - `group = "..."` (required): the group whose processes run it.
+/// - `name = "..."`: its name, unique in its group; defaults to the
+///   function's name.
+/// - `messages(A, B, ...)`: the message types it handles.
+/// - `category = "Order"`: only messages of streams in this category.
+///   At least one of `messages` and `category` is required.
+/// - `start = "beginning" | "end"`: where it starts reading when new;
+///   `"beginning"` by default.
+/// - `max_retries = N`: retries before a stream is failed, overriding the
+///   configured default.
+/// - `timeout = "30s"`: how long one call may take (`ms`, `s`, `m`, `h`).
+/// - `transactional`: the handler's writes through the context share one
+///   transaction with the subscription's checkpoint.
+///
+/// # The handler
+///
+/// An `async fn` whose first parameter is
+/// - the listed type, when `messages` lists one;
+/// - an enum deriving `beckett::MessageSet` that wraps exactly the listed
+///   types, when it lists several;
+/// - `beckett::Envelope`, the stored message raw (required for a category
+///   without `messages`).
+///
+/// An optional second parameter is `beckett::Context`. It returns
+/// `Result<(), E>` for any `E` that converts into `beckett::BoxError`
+/// (`beckett::Error`, `std::io::Error`, `String`, `anyhow::Error`, ...).
+///
+/// The function stays as written and can still be called directly.
+#[proc_macro_attribute]
+pub fn subscription(args: TokenStream, item: TokenStream) -> TokenStream {
+    subscription::attribute(args.into(), item.into()).into()
 }

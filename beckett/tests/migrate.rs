@@ -7,6 +7,14 @@ use beckett::{Error, ExpectedVersion, MessageStorage, PostgresStore, Schema};
 use common::counted;
 use sqlx::PgPool;
 
+const TABLES: [&str; 5] = [
+    "checkpoints",
+    "messages",
+    "skipped_messages",
+    "streams",
+    "subscriptions",
+];
+
 async fn tables(pool: &PgPool, schema: &str) -> Vec<String> {
     sqlx::query_scalar(
         "SELECT table_name::text FROM information_schema.tables
@@ -29,7 +37,7 @@ async fn migrating_twice_changes_nothing(pool: PgPool) {
 
     beckett::migrate(&pool).await.unwrap();
 
-    assert_eq!(tables(&pool, "beckett").await, ["messages", "streams"]);
+    assert_eq!(tables(&pool, "beckett").await, TABLES);
     assert_eq!(store.read_stream("Keep-1", 1, 10).await.unwrap().len(), 1);
 }
 
@@ -44,12 +52,12 @@ async fn concurrent_migrations_take_turns(pool: PgPool) {
     for run in runs {
         run.await.unwrap().unwrap();
     }
-    assert_eq!(tables(&pool, "beckett").await, ["messages", "streams"]);
+    assert_eq!(tables(&pool, "beckett").await, TABLES);
     let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM beckett._sqlx_migrations")
         .fetch_one(&pool)
         .await
         .unwrap();
-    assert_eq!(applied, 1);
+    assert_eq!(applied, 2);
 }
 
 #[sqlx::test(migrations = false)]
@@ -69,7 +77,7 @@ async fn schemas_are_independent(pool: PgPool) {
         .await
         .unwrap();
 
-    assert_eq!(tables(&pool, "events").await, ["messages", "streams"]);
+    assert_eq!(tables(&pool, "events").await, TABLES);
     let read = other.read_stream("Order-1", 1, 10).await.unwrap();
     assert_eq!(read.len(), 1);
     assert_eq!(read[0].decode::<common::Counted>().unwrap().n, 2);
@@ -92,7 +100,7 @@ async fn printed_script_creates_a_working_store(pool: PgPool) {
         .append("Order-1", ExpectedVersion::Any, vec![counted(1)])
         .await
         .unwrap();
-    assert_eq!(tables(&pool, "from_script").await, ["messages", "streams"]);
+    assert_eq!(tables(&pool, "from_script").await, TABLES);
 }
 
 #[test]

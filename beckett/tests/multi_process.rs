@@ -178,9 +178,14 @@ async fn leader(pool: &PgPool) -> Option<String> {
 #[sqlx::test(migrations = false)]
 async fn killed_global_consumer_is_taken_over(options: PgPoolOptions, connect: PgConnectOptions) {
     let store = setup(options, &connect).await;
-    let groups = [("BECKETT_GROUPS", "Workers")];
+    // The killed worker may also hold checkpoints; they come back when
+    // their reservations expire.
+    let env = [
+        ("BECKETT_GROUPS", "Workers"),
+        ("BECKETT_RESERVATION_TIMEOUT", "2s"),
+    ];
     let mut workers: Vec<_> = (1..=2)
-        .map(|i| Worker::start(&connect, &format!("worker-{i}"), &groups))
+        .map(|i| Worker::start(&connect, &format!("worker-{i}"), &env))
         .collect();
     append(&store, 20, 10, 10).await;
     let pool = store.pool();

@@ -1,7 +1,8 @@
 //! Turns `#[message(...)]` attributes into [`MessageArgs`].
 
+use crate::errors::Errors;
+use crate::options::OptionParser;
 use crate::symbol;
-use syn::spanned::Spanned;
 
 /// What the user asked of `#[derive(Message)]`.
 pub struct MessageArgs {
@@ -10,50 +11,24 @@ pub struct MessageArgs {
 }
 
 impl MessageArgs {
-    /// Reads every `#[message(...)]` attribute of the item, reporting all
-    /// mistakes at once.
-    pub fn parse(input: &syn::DeriveInput) -> syn::Result<Self> {
-        let mut name: Option<syn::LitStr> = None;
-        let mut errors: Option<syn::Error> = None;
-        let mut push = |error: syn::Error| match &mut errors {
-            Some(errors) => errors.combine(error),
-            None => errors = Some(error),
-        };
+    /// Reads every `#[message(...)]` attribute of the item, reporting each
+    /// mistake to `errors`.
+    pub fn parse(input: &syn::DeriveInput, errors: &mut Errors) -> Self {
+        let mut name = None;
+        let mut options = OptionParser::new(symbol::MESSAGE_OPTIONS, errors);
         for attr in input
             .attrs
             .iter()
-            .filter(|a| a.path().is_ident(symbol::MESSAGE))
+            .filter(|attr| *attr.path() == symbol::MESSAGE)
         {
-            let parsed = attr.parse_nested_meta(|meta| {
-                if meta.path.is_ident(symbol::NAME) {
-                    let value: syn::LitStr = meta.value()?.parse()?;
-                    if name.is_some() {
-                        push(syn::Error::new(
-                            meta.path.span(),
-                            format!("duplicate option `{}`", symbol::NAME),
-                        ));
-                    } else {
-                        name = Some(value);
-                    }
-                    Ok(())
-                } else {
-                    let option = meta
-                        .path
-                        .get_ident()
-                        .map_or_else(|| "this path".to_owned(), |i| format!("`{i}`"));
-                    Err(meta.error(format!(
-                        "unknown option {option}; expected: {}",
-                        symbol::NAME
-                    )))
+            let syntax = attr.parse_nested_meta(|meta| {
+                if options.option(&meta)? == Some(symbol::NAME) {
+                    name = options.string(symbol::NAME, &meta)?;
                 }
+                Ok(())
             });
-            if let Err(error) = parsed {
-                push(error);
-            }
+            options.accept(syntax);
         }
-        match errors {
-            Some(errors) => Err(errors),
-            None => Ok(Self { name }),
-        }
+        Self { name }
     }
 }

@@ -1,0 +1,20 @@
+use serde::{Deserialize, Serialize};
+
+#[derive(beckett::Message, Serialize, Deserialize)]
+struct OrderPlaced {
+    order_id: u64,
+}
+
+// Forgot `#[derive(beckett::Message)]`.
+#[derive(Serialize, Deserialize)]
+struct OrderShipped {
+    order_id: u64,
+}
+
+#[derive(beckett::MessageSet)]
+enum OrderEvent {
+    Placed(OrderPlaced),
+    Shipped(OrderShipped),
+}
+
+fn main() {}

@@ -1,0 +1,11 @@
+use serde::{Deserialize, Serialize};
+
+#[derive(beckett::Message, Serialize, Deserialize)]
+struct OrderPlaced {
+    order_id: u64,
+}
+
+#[beckett::subscription(group = "Billing", messages(OrderPlaced))]
+struct RequestInvoice;
+
+fn main() {}

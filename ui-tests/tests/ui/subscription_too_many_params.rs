@@ -1,0 +1,18 @@
+use serde::{Deserialize, Serialize};
+
+#[derive(beckett::Message, Serialize, Deserialize)]
+struct OrderPlaced {
+    order_id: u64,
+}
+
+#[beckett::subscription(group = "Billing", messages(OrderPlaced))]
+async fn request_invoice(
+    placed: OrderPlaced,
+    ctx: beckett::Context,
+    retries: u32,
+) -> beckett::Result<()> {
+    let _ = (placed, ctx, retries);
+    Ok(())
+}
+
+fn main() {}
