@@ -371,3 +371,76 @@ async fn unknown_group_stops_start_up_naming_the_setting(pool: PgPool) {
         "{text}"
     );
 }
+
+#[sqlx::test(migrations = false)]
+async fn killed_connections_are_survived_without_skipping(
+    options: sqlx::postgres::PgPoolOptions,
+    connect: sqlx::postgres::PgConnectOptions,
+) {
+    let pool = options.connect_with(connect.clone()).await.unwrap();
+    let store = store(pool.clone()).await;
+    // The engine gets a pool of its own, so only its connections are killed.
+    let engine_pool = sqlx::postgres::PgPoolOptions::new()
+        .connect_with(connect.application_name("engine"))
+        .await
+        .unwrap();
+    let (stop, running) = start(&engine_pool, "Typed").await;
+    let good = || {
+        NewMessage::new(&ItemAdded {
+            sku: "kb".to_owned(),
+            quantity: 1,
+        })
+        .unwrap()
+    };
+    for round in 0..4 {
+        for cart in 0..5 {
+            let stream = format!("Cart-{cart}");
+            store
+                .append(&stream, ExpectedVersion::Any, vec![good(), good()])
+                .await
+                .unwrap();
+        }
+        let killed: i64 = sqlx::query_scalar(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+             WHERE datname = current_database() AND application_name = 'engine'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert!(
+            round > 0 || killed > 0,
+            "the engine's connections were found"
+        );
+    }
+
+    for cart in 0..5 {
+        let stream = format!("Cart-{cart}");
+        eventually("every cart is handled", || async {
+            let mut positions = handled(&pool, &stream).await;
+            positions.dedup();
+            positions.sort_unstable();
+            positions.dedup();
+            positions == (1..=8).collect::<Vec<_>>()
+        })
+        .await;
+        let positions = handled(&pool, &stream).await;
+        let first_seen: Vec<i64> = positions.iter().fold(Vec::new(), |mut seen, p| {
+            if !seen.contains(p) {
+                seen.push(*p);
+            }
+            seen
+        });
+        assert_eq!(
+            first_seen,
+            (1..=8).collect::<Vec<_>>(),
+            "{stream} handled out of order"
+        );
+    }
+    assert!(FailedCheckpoints::new(pool.clone())
+        .list(None)
+        .await
+        .unwrap()
+        .is_empty());
+    stop.cancel();
+    running.await.unwrap().unwrap();
+}
