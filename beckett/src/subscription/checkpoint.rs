@@ -105,7 +105,7 @@ pub(crate) async fn run(
 }
 
 /// Handles one reserved checkpoint's stream until it is caught up, fails,
-/// loses its reservation or the process shuts down.
+/// loses its reservation or the process shuts down, then lets go of it.
 async fn handle(
     engine: Arc<Engine>,
     group: &'static str,
@@ -116,21 +116,33 @@ async fn handle(
     // After an error (most likely the database going away) the stream
     // pauses a moment, so a dead connection does not spin through retries.
     let pause = match handle_stream(&engine, group, subscription, &reservation).await {
-        Ok(()) => Duration::ZERO,
+        Ok(Ended::LetGo) => None,
+        Ok(Ended::Held) => Some(Duration::ZERO),
         Err(error) => {
             tracing::warn!(group, subscription = subscription.name, stream = reservation.stream,
                 %error, "stopped handling a stream; it resumes after a pause");
-            Duration::from_secs(1)
+            Some(Duration::from_secs(1))
         }
     };
-    if let Err(error) = engine
-        .checkpoints
-        .release(&[reservation.token], pause)
-        .await
-    {
-        tracing::warn!(%error, "cannot release a reservation; it expires by itself");
+    if let Some(pause) = pause {
+        let released = engine
+            .checkpoints
+            .release(&[reservation.token], pause)
+            .await;
+        if let Err(error) = released {
+            tracing::warn!(%error, "cannot release a reservation; it expires by itself");
+        }
     }
     engine.held.lock().await.remove(&reservation.token);
+}
+
+/// How handling a stream ended.
+enum Ended {
+    /// The reservation is still held and must be released.
+    Held,
+    /// The reservation is gone: released with the last advance or the
+    /// failure, or taken over by another process.
+    LetGo,
 }
 
 /// What came of one message.
@@ -148,7 +160,7 @@ async fn handle_stream(
     group: &'static str,
     subscription: &'static SubscriptionDescriptor,
     reservation: &Reservation,
-) -> Result<()> {
+) -> Result<Ended> {
     let config = &engine.config;
     let mut position = reservation.position;
     let mut attempts = reservation.attempts;
@@ -158,8 +170,9 @@ async fn handle_stream(
             .read_stream(&reservation.stream, position + 1, config.batch_size)
             .await?;
         if batch.is_empty() {
-            return Ok(());
+            return Ok(Ended::Held);
         }
+        let caught_up = batch.len() < config.batch_size;
         let mut handled = position;
         for envelope in batch {
             if engine.shutdown.is_cancelled() {
@@ -184,18 +197,13 @@ async fn handle_stream(
                     handled = at;
                     attempts = 0;
                 }
-                Handled::Lost => return Ok(()),
+                Handled::Lost => return Ok(Ended::LetGo),
                 Handled::Failed(error) => {
                     attempts += 1;
                     let max = subscription.max_retries.unwrap_or(config.max_retries);
-                    let retry_in =
-                        (u32::try_from(attempts).unwrap_or(u32::MAX) <= max).then(|| {
-                            backoff(
-                                attempts as u32,
-                                config.retry_base_delay,
-                                config.retry_max_delay,
-                            )
-                        });
+                    let retry_in = (attempts <= max).then(|| {
+                        backoff(attempts, config.retry_base_delay, config.retry_max_delay)
+                    });
                     tracing::warn!(group, subscription = subscription.name, stream = reservation.stream,
                         position = at, attempts, %error, "handler failed");
                     let failure = Failure {
@@ -204,21 +212,29 @@ async fn handle_stream(
                         error,
                         retry_in,
                     };
-                    return engine.checkpoints.fail(group, reservation, &failure).await;
+                    engine
+                        .checkpoints
+                        .fail(group, reservation, &failure)
+                        .await?;
+                    return Ok(Ended::LetGo);
                 }
             }
         }
-        let timeout = config.reservation_timeout;
-        if !engine
+        // A short batch was the stream's end when read: advancing lets go
+        // of the checkpoint in the same statement. Messages appended since
+        // leave it lagging, and it is reserved again.
+        let finished = caught_up || engine.shutdown.is_cancelled();
+        let keep = (!finished).then_some(config.reservation_timeout);
+        let advanced = engine
             .checkpoints
-            .advance(None, group, reservation, handled, timeout)
-            .await?
-        {
-            return Ok(());
+            .advance(None, group, reservation, handled, keep)
+            .await?;
+        if !advanced || finished {
+            return Ok(Ended::LetGo);
         }
         position = handled;
     }
-    Ok(())
+    Ok(Ended::Held)
 }
 
 /// Calls the handler for one message, within its timeout, catching panics;
@@ -230,9 +246,8 @@ async fn call(
     subscription: &'static SubscriptionDescriptor,
     reservation: &Reservation,
     envelope: Envelope,
-    attempt: i32,
+    attempt: u32,
 ) -> Result<Handled> {
-    let attempt = u32::try_from(attempt).unwrap_or(1);
     let timeout = subscription
         .timeout
         .unwrap_or(engine.config.handler_timeout);
@@ -259,10 +274,10 @@ async fn call(
         tx.rollback().await?;
         return Ok(Handled::Failed(error));
     }
-    let timeout = engine.config.reservation_timeout;
+    let keep = Some(engine.config.reservation_timeout);
     if !engine
         .checkpoints
-        .advance(Some(&mut tx), group, reservation, position, timeout)
+        .advance(Some(&mut tx), group, reservation, position, keep)
         .await?
     {
         tx.rollback().await?;

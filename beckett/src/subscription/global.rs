@@ -50,8 +50,23 @@ async fn lead(
         }
     }
     tracing::info!(group, "leading the group's global consumer");
+    // Only the leader moves the cursors, so it reads them once and then
+    // keeps them.
+    let mut followed: Vec<Followed> = engine
+        .checkpoints
+        .cursors(&mut conn, group)
+        .await?
+        .into_iter()
+        .filter_map(|(name, cursor)| {
+            let subscription = *subscriptions.iter().find(|s| s.name == name)?;
+            Some(Followed {
+                subscription,
+                cursor,
+            })
+        })
+        .collect();
     while !engine.shutdown.is_cancelled() {
-        let read = consume(engine, &mut conn, group, subscriptions).await?;
+        let read = consume(engine, &mut conn, group, &mut followed).await?;
         if read < engine.config.batch_size {
             wait(
                 engine.wakeups.messages(group),
@@ -64,6 +79,12 @@ async fn lead(
     Ok(())
 }
 
+/// A subscription and how far the global order has been read for it.
+struct Followed {
+    subscription: &'static SubscriptionDescriptor,
+    cursor: GlobalCursor,
+}
+
 /// Reads one batch after the furthest-behind subscription's cursor and
 /// records, per subscription, the newest position of each stream it
 /// selects; returns how many messages were read.
@@ -71,19 +92,9 @@ async fn consume(
     engine: &Engine,
     conn: &mut PgConnection,
     group: &str,
-    subscriptions: &[&'static SubscriptionDescriptor],
+    followed: &mut [Followed],
 ) -> Result<usize> {
-    let cursors: Vec<(String, GlobalCursor, &SubscriptionDescriptor)> = engine
-        .checkpoints
-        .cursors(conn, group)
-        .await?
-        .into_iter()
-        .filter_map(|(name, cursor)| {
-            let subscription = subscriptions.iter().find(|s| s.name == name)?;
-            Some((name, cursor, *subscription))
-        })
-        .collect();
-    let Some(from) = cursors.iter().map(|(_, cursor, _)| *cursor).min() else {
+    let Some(from) = followed.iter().map(|f| f.cursor).min() else {
         return Ok(0);
     };
     let batch = engine
@@ -93,28 +104,35 @@ async fn consume(
     let Some(last) = batch.last().map(|m| m.cursor()) else {
         return Ok(0);
     };
-    let mut versions: BTreeMap<(String, String), i64> = BTreeMap::new();
-    for (name, cursor, subscription) in &cursors {
+    let mut versions: BTreeMap<(&str, &str), i64> = BTreeMap::new();
+    for Followed {
+        subscription,
+        cursor,
+    } in followed.iter()
+    {
         for message in batch.iter().filter(|m| m.cursor() > *cursor) {
             if subscription.selects(&message.message_type, &message.stream) {
                 let version = versions
-                    .entry((name.clone(), message.stream.clone()))
+                    .entry((subscription.name, &message.stream))
                     .or_default();
                 *version = (*version).max(message.position);
             }
         }
     }
-    let versions: Vec<(String, String, i64)> = versions
+    let versions: Vec<(&str, &str, i64)> = versions
         .into_iter()
         .map(|((name, stream), version)| (name, stream, version))
         .collect();
-    let cursors: Vec<(String, GlobalCursor)> = cursors
-        .into_iter()
-        .map(|(name, cursor, _)| (name, cursor.max(last)))
+    let cursors: Vec<(&str, GlobalCursor)> = followed
+        .iter()
+        .map(|f| (f.subscription.name, f.cursor.max(last)))
         .collect();
     engine
         .checkpoints
         .record_batch(conn, group, &versions, &cursors)
         .await?;
+    for f in followed.iter_mut() {
+        f.cursor = f.cursor.max(last);
+    }
     Ok(batch.len())
 }

@@ -61,7 +61,7 @@ impl Wakeups {
             let listener = async {
                 let mut listener = PgListener::connect_with(&pool).await?;
                 listener
-                    .listen_all([messages_channel.as_str(), checkpoints_channel.as_str()])
+                    .listen_all([messages_channel, checkpoints_channel])
                     .await?;
                 self.wake_all();
                 loop {
