@@ -125,15 +125,28 @@ async fn handle(
         }
     };
     if let Some(pause) = pause {
-        let released = engine
-            .checkpoints
-            .release(&[reservation.token], pause)
-            .await;
-        if let Err(error) = released {
-            tracing::warn!(%error, "cannot release a reservation; it expires by itself");
-        }
+        release(&engine, reservation.token, pause).await;
     }
     engine.held.lock().await.remove(&reservation.token);
+}
+
+/// Releases a reservation, retrying a few times: after the database drops
+/// connections the pool may hand out a dead one first, and a reservation
+/// left behind holds its stream back until it expires.
+async fn release(engine: &Engine, token: uuid::Uuid, pause: Duration) {
+    let mut delay = Duration::from_millis(50);
+    for attempt in 1..=5 {
+        match engine.checkpoints.release(&[token], pause).await {
+            Ok(()) => return,
+            Err(error) if attempt == 5 => {
+                tracing::warn!(%error, "cannot release a reservation; it expires by itself");
+            }
+            Err(_) => {
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+        }
+    }
 }
 
 /// How handling a stream ended.
