@@ -8,8 +8,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Everything that can go wrong in `beckett`, in variants a caller can match.
 ///
 /// Messages name what was wrong and where: the stream, the position, the
-/// message type or the setting.
-#[derive(Debug, thiserror::Error)]
+/// message type or the setting. `Debug` prints the same message, so
+/// `fn main() -> beckett::Result<()>` reports errors readably.
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// An append's expected version did not match the stream; nothing was
@@ -104,13 +105,21 @@ pub enum Error {
         source: sqlx::migrate::MigrateError,
     },
 
-    /// The subscriptions or message types linked into the program conflict.
-    #[error("conflicting registrations: {0}")]
+    /// The subscriptions or message types linked into the program conflict,
+    /// or there are none.
+    #[error("{0}")]
     Registry(String),
 
     /// The database reported an error.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+}
+
+impl std::fmt::Debug for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Every message already ends with its cause's.
+        write!(f, "{self}")
+    }
 }
 
 /// Why a stored message did not decode.

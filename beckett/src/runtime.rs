@@ -100,7 +100,7 @@ impl Beckett {
     /// # }
     /// ```
     pub async fn run_until(self, signal: impl Future<Output = ()>) -> Result<()> {
-        let groups = self.groups()?;
+        let groups = registry::linked_groups(self.config.groups.as_deref())?;
         let pool = match self.pool {
             Some(pool) => pool,
             None => {
@@ -115,35 +115,16 @@ impl Beckett {
         migrate_schema(&pool, &self.config.schema).await?;
         let store = PostgresStore::with_schema(pool, &self.config.schema);
         let shutdown = CancellationToken::new();
-        let consumers = tokio::spawn(engine::run(self.config, store, groups, shutdown.clone()));
-        signal.await;
+        let consumers = engine::run(self.config, store, groups, shutdown.clone());
+        tokio::pin!(consumers);
+        // The consumers end early only when they cannot start.
+        tokio::select! {
+            result = &mut consumers => return result,
+            () = signal => {}
+        }
         tracing::info!("shutting down");
         shutdown.cancel();
-        consumers.await.map_err(|e| Error::Config {
-            setting: "subscriptions",
-            reason: format!("a consumer task failed: {e}"),
-        })?
-    }
-
-    /// The linked subscriptions of the groups this process runs.
-    fn groups(&self) -> Result<registry::Groups> {
-        let mut linked = registry::linked_groups()?;
-        let Some(wanted) = &self.config.groups else {
-            return Ok(linked);
-        };
-        let names: Vec<&str> = linked.keys().copied().collect();
-        let mut groups = registry::Groups::new();
-        for group in wanted {
-            let (name, subscriptions) = linked.remove_entry(group.as_str()).ok_or_else(|| Error::Config {
-                setting: "BECKETT_GROUPS",
-                reason: format!(
-                    "group `{group}` has no subscriptions linked into this program; linked groups: {}",
-                    if names.is_empty() { "none".to_owned() } else { names.join(", ") }
-                ),
-            })?;
-            groups.insert(name, subscriptions);
-        }
-        Ok(groups)
+        consumers.await
     }
 }
 

@@ -69,49 +69,100 @@ inventory::collect!(MessageTypeDescriptor);
 /// Subscriptions by group.
 pub(crate) type Groups = BTreeMap<&'static str, Vec<&'static SubscriptionDescriptor>>;
 
-/// The subscriptions linked into this program, by group, after checking
-/// that no two share a name in a group and no two message types share a
-/// wire name.
-pub(crate) fn linked_groups() -> Result<Groups> {
-    check_message_types(inventory::iter::<MessageTypeDescriptor>())?;
-    group(inventory::iter::<SubscriptionDescriptor>())
+/// The linked subscriptions of the groups this process runs (`wanted`, or
+/// every group linked in), after checking that no two share a name in a
+/// group and no two message types share a wire name. Every conflict is
+/// reported at once.
+pub(crate) fn linked_groups(wanted: Option<&[String]>) -> Result<Groups> {
+    let mut problems = wire_name_conflicts(inventory::iter::<MessageTypeDescriptor>());
+    let (groups, conflicts) = group(inventory::iter::<SubscriptionDescriptor>());
+    problems.extend(conflicts);
+    if !problems.is_empty() {
+        return Err(Error::Registry(format!(
+            "conflicting registrations:\n  - {}",
+            problems.join("\n  - ")
+        )));
+    }
+    select(groups, wanted)
 }
 
-fn check_message_types<'a>(
+/// One line per wire name that two message types share.
+fn wire_name_conflicts<'a>(
     types: impl IntoIterator<Item = &'a MessageTypeDescriptor>,
-) -> Result<()> {
+) -> Vec<String> {
     let mut by_name: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut problems = Vec::new();
     for message_type in types {
-        if let Some(other) = by_name.insert(message_type.name, message_type.rust_type) {
-            if other != message_type.rust_type {
-                return Err(Error::Registry(format!(
-                    "message types `{other}` and `{}` share the wire name `{}`; give one of them \
-                     another with #[message(name = \"...\")]",
-                    message_type.rust_type, message_type.name
-                )));
-            }
+        match by_name.insert(message_type.name, message_type.rust_type) {
+            Some(other) if other != message_type.rust_type => problems.push(format!(
+                "message types `{other}` and `{}` share the wire name `{}`; give one of them \
+                 another with #[message(name = \"...\")]",
+                message_type.rust_type, message_type.name
+            )),
+            _ => {}
         }
     }
-    Ok(())
+    problems
 }
 
+/// The subscriptions by group, and one line per name two subscriptions of
+/// a group share.
 fn group<'a>(
     subscriptions: impl IntoIterator<Item = &'a SubscriptionDescriptor>,
-) -> Result<BTreeMap<&'a str, Vec<&'a SubscriptionDescriptor>>> {
+) -> (
+    BTreeMap<&'a str, Vec<&'a SubscriptionDescriptor>>,
+    Vec<String>,
+) {
     let mut groups: BTreeMap<&str, Vec<&SubscriptionDescriptor>> = BTreeMap::new();
+    let mut problems = Vec::new();
     for subscription in subscriptions {
         let members = groups.entry(subscription.group).or_default();
-        if let Some(other) = members.iter().find(|s| s.name == subscription.name) {
-            return Err(Error::Registry(format!(
+        match members.iter().find(|s| s.name == subscription.name) {
+            Some(other) => problems.push(format!(
                 "two subscriptions are named `{}` in group `{}`: at {} and at {}; \
                  give one of them another with name = \"...\"",
                 subscription.name, subscription.group, other.location, subscription.location
-            )));
+            )),
+            None => members.push(subscription),
         }
-        members.push(subscription);
     }
     for members in groups.values_mut() {
         members.sort_by_key(|s| s.name);
+    }
+    (groups, problems)
+}
+
+/// The `wanted` groups of those linked, or all of them; a wanted group
+/// with nothing linked, or nothing linked at all, is an error.
+fn select<'a>(
+    mut linked: BTreeMap<&'a str, Vec<&'a SubscriptionDescriptor>>,
+    wanted: Option<&[String]>,
+) -> Result<BTreeMap<&'a str, Vec<&'a SubscriptionDescriptor>>> {
+    let Some(wanted) = wanted else {
+        if linked.is_empty() {
+            return Err(Error::Registry(
+                "no subscriptions are linked into this program; mark handlers with \
+                 #[beckett::subscription] in a crate the program uses"
+                    .to_owned(),
+            ));
+        }
+        return Ok(linked);
+    };
+    let names = linked.keys().copied().collect::<Vec<_>>().join(", ");
+    let mut groups = BTreeMap::new();
+    for group in wanted {
+        let (name, subscriptions) =
+            linked
+                .remove_entry(group.as_str())
+                .ok_or_else(|| Error::Config {
+                    setting: "BECKETT_GROUPS",
+                    reason: format!(
+                        "group `{group}` has no subscriptions linked into this program; \
+                         linked groups: {}",
+                        if names.is_empty() { "none" } else { &names }
+                    ),
+                })?;
+        groups.insert(name, subscriptions);
     }
     Ok(groups)
 }
@@ -150,7 +201,7 @@ mod tests {
             subscription("Shipping", "invoice", "src/b.rs:9"),
             subscription("Billing", "invoice", "src/c.rs:12"),
         ];
-        let error = group(&subscriptions).unwrap_err().to_string();
+        let error = group(&subscriptions).1.join("; ");
         assert!(error.contains("`invoice` in group `Billing`"), "{error}");
         assert!(
             error.contains("src/a.rs:3") && error.contains("src/c.rs:12"),
@@ -164,7 +215,9 @@ mod tests {
             subscription("Billing", "invoice", "src/a.rs:3"),
             subscription("Shipping", "invoice", "src/b.rs:9"),
         ];
-        assert_eq!(group(&subscriptions).unwrap().len(), 2);
+        let (groups, problems) = group(&subscriptions);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(groups.len(), 2);
     }
 
     #[test]
@@ -179,11 +232,40 @@ mod tests {
                 rust_type: "crm::LeadPlaced",
             },
         ];
-        let error = check_message_types(&types).unwrap_err().to_string();
+        let error = wire_name_conflicts(&types).join("; ");
         assert!(
             error.contains("shop::OrderPlaced") && error.contains("crm::LeadPlaced"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn wanted_groups_are_selected_and_unknown_ones_named() {
+        let subscriptions = [
+            subscription("Billing", "invoice", "src/a.rs:3"),
+            subscription("Shipping", "label", "src/b.rs:9"),
+        ];
+        let (linked, _) = group(&subscriptions);
+        let billing = select(linked.clone(), Some(&["Billing".to_owned()])).unwrap();
+        assert_eq!(billing.keys().collect::<Vec<_>>(), [&"Billing"]);
+        assert_eq!(select(linked.clone(), None).unwrap().len(), 2);
+        let error = select(linked, Some(&["Nope".to_owned()]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("`BECKETT_GROUPS`") && error.contains("group `Nope`"),
+            "{error}"
+        );
+        assert!(
+            error.contains("linked groups: Billing, Shipping"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn nothing_linked_is_an_error() {
+        let error = select(BTreeMap::new(), None).unwrap_err().to_string();
+        assert!(error.contains("no subscriptions are linked"), "{error}");
     }
 
     #[test]

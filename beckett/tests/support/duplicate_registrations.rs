@@ -1,5 +1,6 @@
-//! A program that links two subscriptions of one name into one group:
-//! `beckett::run()` must refuse to start, naming both.
+//! A program that links two subscriptions of one name into one group, and
+//! two message types of one wire name: `beckett::run()` must refuse to
+//! start, naming both sides of each conflict.
 
 use beckett::Message;
 use serde::{Deserialize, Serialize};
@@ -14,6 +15,14 @@ async fn answer(_: Ping) -> beckett::Result<()> {
 
 mod again {
     use super::Ping;
+    use serde::{Deserialize, Serialize};
+
+    /// Another type that claims the wire name `Ping`; only its
+    /// registration matters.
+    #[allow(dead_code)]
+    #[derive(Debug, beckett::Message, Serialize, Deserialize)]
+    #[message(name = "Ping")]
+    struct Pong {}
 
     #[beckett::subscription(group = "Pings", name = "answer", messages(Ping))]
     async fn answer(_: Ping) -> beckett::Result<()> {
