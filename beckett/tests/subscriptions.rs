@@ -58,6 +58,14 @@ async fn chain(counted: Counted, ctx: Context) -> beckett::Result<()> {
     Ok(())
 }
 
+#[beckett::subscription(group = "Reentrant", messages(Counted), transactional, max_retries = 0)]
+async fn reentrant(counted: Counted, ctx: Context) -> beckett::Result<()> {
+    let _held = ctx.transaction();
+    ctx.append("Chained-1", ExpectedVersion::Any, counted)
+        .await?;
+    Ok(())
+}
+
 #[beckett::subscription(group = "Late", category = "Late", start = "end")]
 async fn late(_: Envelope, ctx: Context) -> Result<(), sqlx::Error> {
     record(&ctx).await
@@ -310,6 +318,34 @@ async fn context_appends_carry_causation_and_correlation(pool: PgPool) {
     let chained = &store.read_stream("Chained-1", 1, 10).await.unwrap()[0];
     assert_eq!(chained.metadata.causation_id, Some(cause_id));
     assert_eq!(chained.metadata.correlation_id, Some(correlation));
+    stop.cancel();
+    running.await.unwrap().unwrap();
+}
+
+#[sqlx::test(migrations = false)]
+async fn appending_while_holding_the_transaction_fails_instead_of_hanging(pool: PgPool) {
+    let store = store(pool.clone()).await;
+    let (stop, running) = start(&pool, "Reentrant").await;
+    store
+        .append("Cause-1", ExpectedVersion::Any, vec![counted(1)])
+        .await
+        .unwrap();
+
+    let failed = FailedCheckpoints::new(pool.clone());
+    eventually("the stream fails", || async {
+        !failed.list(Some("Reentrant")).await.unwrap().is_empty()
+    })
+    .await;
+    let error = failed.list(None).await.unwrap()[0]
+        .last_error
+        .clone()
+        .unwrap();
+    assert!(error.contains("transaction is still in use"), "{error}");
+    assert!(store
+        .read_stream("Chained-1", 1, 10)
+        .await
+        .unwrap()
+        .is_empty());
     stop.cancel();
     running.await.unwrap().unwrap();
 }

@@ -159,15 +159,32 @@ impl Context {
     /// advances; `None` for other subscriptions. Writes made in it commit
     /// exactly when the message counts as handled.
     ///
+    /// One guard exists at a time, and appends through the context use it
+    /// too: drop the guard before asking again or appending.
+    ///
     /// ```no_run
     /// # async fn demo(ctx: beckett::Context) -> beckett::Result<()> {
-    /// if let Some(mut tx) = ctx.transaction().await {
+    /// if let Some(mut tx) = ctx.transaction() {
     ///     sqlx::query("UPDATE stock SET reserved = reserved + 1").execute(&mut *tx).await?;
     /// }
     /// # Ok(()) }
     /// ```
-    pub async fn transaction(&self) -> Option<TransactionGuard> {
-        let guard = self.transaction.clone()?.lock_owned().await;
+    ///
+    /// # Panics
+    ///
+    /// If a guard from an earlier call is still alive: waiting for it would
+    /// never end. The panic fails the handler call, naming the mistake.
+    pub fn transaction(&self) -> Option<TransactionGuard> {
+        let guard = self
+            .transaction
+            .clone()?
+            .try_lock_owned()
+            .unwrap_or_else(|_| {
+                panic!(
+                    "the handler's transaction is still in use: drop the guard from \
+                 ctx.transaction() before asking for it again or appending through the context"
+                )
+            });
         guard.is_some().then_some(TransactionGuard(guard))
     }
 
@@ -215,7 +232,7 @@ impl Context {
             metadata.causation_id = Some(self.message_id);
             metadata.correlation_id = Some(self.correlation_id);
         }
-        match self.transaction().await {
+        match self.transaction() {
             Some(mut tx) => {
                 self.store
                     .append_in(&mut tx, stream, expected, messages)

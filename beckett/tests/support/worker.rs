@@ -50,7 +50,7 @@ async fn record(_: Counted, ctx: Context) -> beckett::Result<()> {
 #[beckett::subscription(group = "Exactly", messages(Counted), transactional)]
 async fn record_once(_: Counted, ctx: Context) -> beckett::Result<()> {
     delay().await;
-    let mut tx = ctx.transaction().await.expect("transactional");
+    let mut tx = ctx.transaction().expect("transactional");
     sqlx::query("INSERT INTO handled_once (worker, stream, position) VALUES ($1, $2, $3)")
         .bind(worker())
         .bind(ctx.stream())

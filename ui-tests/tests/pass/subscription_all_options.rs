@@ -24,7 +24,7 @@ async fn project_stock(
     envelope: beckett::Envelope,
     ctx: beckett::Context,
 ) -> Result<(), beckett::BoxError> {
-    let in_transaction = ctx.transaction().await.is_some();
+    let in_transaction = ctx.transaction().is_some();
     println!("{} (in transaction: {in_transaction})", envelope.message_type);
     Ok(())
 }
