@@ -66,6 +66,24 @@ async fn reentrant(counted: Counted, ctx: Context) -> beckett::Result<()> {
     Ok(())
 }
 
+/// Slow the first time it is called, longer than the reservation lasts.
+#[beckett::subscription(group = "Stale", messages(Counted), transactional)]
+async fn outlives_reservation(_: Counted, ctx: Context) -> beckett::Result<()> {
+    let calls: i64 = sqlx::query_scalar("UPDATE calls SET n = n + 1 RETURNING n")
+        .fetch_one(ctx.store().pool())
+        .await?;
+    if calls == 1 {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+    }
+    let mut tx = ctx.transaction().expect("transactional");
+    sqlx::query("INSERT INTO handled (stream, position) VALUES ($1, $2)")
+        .bind(ctx.stream())
+        .bind(ctx.position())
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
 #[beckett::subscription(group = "Late", category = "Late", start = "end")]
 async fn late(_: Envelope, ctx: Context) -> Result<(), sqlx::Error> {
     record(&ctx).await
@@ -80,6 +98,18 @@ async fn start(
     CancellationToken,
     tokio::task::JoinHandle<beckett::Result<()>>,
 ) {
+    start_with(pool, group, |builder| builder).await
+}
+
+/// [`start`], with settings of the test's own on top.
+async fn start_with(
+    pool: &PgPool,
+    group: &str,
+    configure: impl FnOnce(beckett::Builder) -> beckett::Builder,
+) -> (
+    CancellationToken,
+    tokio::task::JoinHandle<beckett::Result<()>>,
+) {
     for table in [
         "CREATE TABLE IF NOT EXISTS handled (id bigserial, stream text, position bigint)",
         "CREATE TABLE IF NOT EXISTS healed (at timestamptz)",
@@ -87,13 +117,12 @@ async fn start(
         sqlx::query(table).execute(pool).await.unwrap();
     }
     let stop = CancellationToken::new();
-    let beckett = Beckett::builder()
+    let builder = Beckett::builder()
         .pool(pool.clone())
         .groups([group])
         .poll_interval(Duration::from_millis(100))
-        .retry_delays(Duration::from_millis(50), Duration::from_millis(200))
-        .build()
-        .unwrap();
+        .retry_delays(Duration::from_millis(50), Duration::from_millis(200));
+    let beckett = configure(builder).build().unwrap();
     let signal = stop.clone();
     let running = tokio::spawn(async move { beckett.run_until(signal.cancelled_owned()).await });
     (stop, running)
@@ -346,6 +375,46 @@ async fn appending_while_holding_the_transaction_fails_instead_of_hanging(pool: 
         .await
         .unwrap()
         .is_empty());
+    stop.cancel();
+    running.await.unwrap().unwrap();
+}
+
+/// The first call outlives its reservation, so the checkpoint is reserved
+/// again and handled by a second call; the first call's commit must then
+/// find the checkpoint no longer its own and roll back.
+#[sqlx::test(migrations = false)]
+async fn handler_that_lost_its_reservation_cannot_commit(pool: PgPool) {
+    let store = store(pool.clone()).await;
+    sqlx::query("CREATE TABLE calls AS SELECT 0::bigint AS n")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let (stop, running) = start_with(&pool, "Stale", |builder| {
+        builder.reservation_timeout(Duration::from_millis(300))
+    })
+    .await;
+    store
+        .append("Stale-1", ExpectedVersion::Any, vec![counted(1)])
+        .await
+        .unwrap();
+
+    let calls = || async {
+        sqlx::query_scalar::<_, i64>("SELECT n FROM calls")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    eventually("a second call handles the message", || async {
+        handled(&pool, "Stale-1").await == [1]
+    })
+    .await;
+    eventually("the first call ends", || async { calls().await >= 2 }).await;
+    tokio::time::sleep(Duration::from_millis(1800)).await;
+    assert_eq!(
+        handled(&pool, "Stale-1").await,
+        [1],
+        "the stale call committed too"
+    );
     stop.cancel();
     running.await.unwrap().unwrap();
 }
