@@ -1,7 +1,8 @@
 //! Procedural macros for `beckett`.
 //!
 //! Use them through the `beckett` crate (`#[derive(beckett::Message)]`,
-//! `#[beckett::subscription(...)]`), never by depending on this crate
+//! `#[beckett::subscription(...)]`, `#[beckett::recurring(...)]`), never by
+//! depending on this crate
 //! directly: generated code names the runtime as `::beckett::__private`,
 //! which only the `beckett` crate provides.
 //!
@@ -13,10 +14,12 @@
 
 mod assertions;
 mod errors;
+mod handler;
 mod message;
 mod message_set;
 mod names;
 mod options;
+mod recurring;
 mod subscription;
 mod symbol;
 
@@ -109,4 +112,78 @@ pub fn derive_message_set(input: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn subscription(args: TokenStream, item: TokenStream) -> TokenStream {
     subscription::attribute(args.into(), item.into()).into()
+}
+
+/// Registers an `async fn` as a recurring job, run on a cron schedule by
+/// one process of its group at each occurrence.
+///
+/// ```ignore
+/// /// At 09:00 UTC, Monday to Friday.
+/// #[beckett::recurring("0 9 * * MON-FRI", group = "Reporting")]
+/// async fn daily_digest(ctx: beckett::Context) -> beckett::Result<()> {
+///     // ...
+///     Ok(())
+/// }
+///
+/// /// Every 30 seconds, with no context.
+/// #[beckett::recurring("*/30 * * * * *", group = "Reporting", name = "heartbeat", timeout = "5s")]
+/// async fn beat() -> Result<(), std::io::Error> {
+///     Ok(())
+/// }
+/// ```
+///
+/// Each occurrence is appended to the job's own stream,
+/// `Recurring-{group}.{name}`, and run by a subscription of the same group
+/// and name reading that stream, so a job is retried, failed, and retried
+/// or skipped by an operator like any subscription.
+///
+/// # The schedule
+///
+/// The first argument, required, is a cron expression in a string literal,
+/// read in UTC:
+///
+/// - 5 fields, as in crontab: `minute hour day-of-month month
+///   day-of-week`;
+/// - 6 fields, with seconds first: `second minute hour day-of-month month
+///   day-of-week`;
+/// - 7 fields: the 6 fields, then a year (1970-2100);
+/// - or a shorthand: `@yearly`, `@monthly`, `@weekly`, `@daily`,
+///   `@hourly`.
+///
+/// A field is `*`, a value, a range `a-b`, a step `*/n`, `a-b/n` or `a/n`
+/// (from `a` to the field's end), or a comma-separated list of these.
+/// Months may be written `JAN`-`DEC`, days of week `SUN`-`SAT` (in any
+/// case; full names work too).
+///
+/// Days of week are numbered as in crontab, in every form: 0 or 7 is
+/// Sunday, 1 is Monday, ..., 6 is Saturday, so `1-5` is Monday to Friday
+/// and `5-7` Friday to Sunday.
+///
+/// An expression restricting both the day of month and the day of week
+/// (neither `*` nor `?`) does not compile: crontab runs it when either
+/// matches, beckett only when both do, so restrict one and write `*` for
+/// the other. Nor does an expression that never fires, such as
+/// `"0 0 31 2 *"` (February 31st). Every mistake in the expression is
+/// reported at the string, naming the field and the values it takes.
+///
+/// # Options
+///
+/// - `group = "..."` (required): the group whose processes run it.
+/// - `name = "..."`: its name, unique in its group; defaults to the
+///   function's name.
+/// - `max_retries = N`: retries of one occurrence before the job is
+///   failed, overriding the configured default.
+/// - `timeout = "30s"`: how long one run may take (`ms`, `s`, `m`, `h`).
+///
+/// # The job
+///
+/// An `async fn` taking no parameter, or one `beckett::Context` (by
+/// value). It returns `Result<(), E>` for any `E` that converts into
+/// `beckett::BoxError` (`beckett::Error`, `std::io::Error`, `String`,
+/// `anyhow::Error`, ...).
+///
+/// The function stays as written and can still be called directly.
+#[proc_macro_attribute]
+pub fn recurring(args: TokenStream, item: TokenStream) -> TokenStream {
+    recurring::attribute(args.into(), item.into()).into()
 }

@@ -68,6 +68,9 @@ pub const SUBSCRIPTION_OPTIONS: &[Symbol] = &[
     TRANSACTIONAL,
 ];
 
+/// The options of `#[recurring("<cron>", ...)]`, after the expression.
+pub const RECURRING_OPTIONS: &[Symbol] = &[GROUP, NAME, MAX_RETRIES, TIMEOUT];
+
 /// `start = "beginning"`.
 pub const START_BEGINNING: Symbol = Symbol("beginning");
 /// `start = "end"`.

@@ -5,11 +5,13 @@ mod config;
 mod error;
 mod message;
 mod migrate;
+pub mod recurring;
 mod runtime;
+pub mod scheduling;
 pub mod store;
 pub mod subscription;
 
-pub use beckett_macros::{subscription, Message, MessageSet};
+pub use beckett_macros::{recurring, subscription, Message, MessageSet};
 pub use config::Config;
 pub use error::{DecodeError, Error, Result};
 pub use message::{Message, Metadata, NewMessage};
@@ -26,6 +28,7 @@ pub use subscription::{BoxError, Context, MessageSet};
 #[doc(hidden)]
 pub mod __private {
     pub use crate::message::Message;
+    pub use crate::recurring::{Occurrence, RecurringDescriptor};
     pub use crate::store::Envelope;
     pub use crate::subscription::{
         decode, same_names, unknown_type, BoxError, Context, HandlerFuture, MessageSet,

@@ -7,9 +7,11 @@ use beckett::{Error, ExpectedVersion, MessageStorage, PostgresStore, Schema};
 use common::counted;
 use sqlx::PgPool;
 
-const TABLES: [&str; 5] = [
+const TABLES: [&str; 7] = [
     "checkpoints",
     "messages",
+    "recurring_jobs",
+    "scheduled_messages",
     "skipped_messages",
     "streams",
     "subscriptions",
@@ -57,7 +59,7 @@ async fn concurrent_migrations_take_turns(pool: PgPool) {
         .fetch_one(&pool)
         .await
         .unwrap();
-    assert_eq!(applied, 2);
+    assert_eq!(applied, 3);
 }
 
 #[sqlx::test(migrations = false)]

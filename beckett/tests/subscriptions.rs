@@ -8,10 +8,10 @@ use beckett::{
     Beckett, Context, Envelope, Error, ExpectedVersion, MessageStorage, Metadata, NewMessage,
     PostgresStore,
 };
-use common::{counted, store, Counted, ItemAdded};
+use common::{counted, eventually, store, Counted, ItemAdded};
 use serde_json::json;
 use sqlx::PgPool;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 async fn record(ctx: &Context) -> Result<(), sqlx::Error> {
@@ -116,16 +116,7 @@ async fn start_with(
     ] {
         sqlx::query(table).execute(pool).await.unwrap();
     }
-    let stop = CancellationToken::new();
-    let builder = Beckett::builder()
-        .pool(pool.clone())
-        .groups([group])
-        .poll_interval(Duration::from_millis(100))
-        .retry_delays(Duration::from_millis(50), Duration::from_millis(200));
-    let beckett = configure(builder).build().unwrap();
-    let signal = stop.clone();
-    let running = tokio::spawn(async move { beckett.run_until(signal.cancelled_owned()).await });
-    (stop, running)
+    common::run_group(pool, group, configure)
 }
 
 async fn handled(pool: &PgPool, stream: &str) -> Vec<i64> {
@@ -134,19 +125,6 @@ async fn handled(pool: &PgPool, stream: &str) -> Vec<i64> {
         .fetch_all(pool)
         .await
         .unwrap()
-}
-
-/// Polls `check` until it holds, for up to 20 seconds.
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 async fn append_json(store: &PostgresStore, stream: &str, data: &[serde_json::Value]) {

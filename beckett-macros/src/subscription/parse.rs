@@ -4,11 +4,11 @@
 //! whether the description makes sense is for `validate`.
 
 use crate::errors::Errors;
+use crate::handler;
 use crate::options::OptionParser;
 use crate::symbol;
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::TokenStream;
 use syn::parse::Parser;
-use syn::Token;
 
 /// The options of `#[subscription(...)]`.
 #[derive(Default)]
@@ -78,11 +78,11 @@ impl SubscriptionArgs {
                 }
             } else if option == symbol::MAX_RETRIES {
                 if let Some(lit) = options.integer(option, &meta)? {
-                    args.max_retries = options.accept(parse_max_retries(&lit));
+                    args.max_retries = options.accept(handler::parse::max_retries(&lit));
                 }
             } else if option == symbol::TIMEOUT {
                 if let Some(lit) = options.string(option, &meta)? {
-                    args.timeout = options.accept(parse_timeout(&lit));
+                    args.timeout = options.accept(handler::parse::timeout(&lit));
                 }
             } else if option == symbol::TRANSACTIONAL {
                 args.transactional = options.flag(option, &meta)?;
@@ -117,74 +117,16 @@ impl Start {
     }
 }
 
-/// `max_retries = N` for any `N` a `u32` holds.
-fn parse_max_retries(lit: &syn::LitInt) -> syn::Result<u32> {
-    lit.base10_parse().map_err(|_| {
-        syn::Error::new_spanned(
-            lit,
-            format!(
-                "`{}` must be an integer from 0 to {}",
-                symbol::MAX_RETRIES,
-                u32::MAX
-            ),
-        )
-    })
-}
-
-/// A duration in milliseconds from an integer and a unit (`ms`, `s`, `m`
-/// or `h`), greater than zero: `"500ms"`, `"30s"`.
-fn parse_timeout(lit: &syn::LitStr) -> syn::Result<u64> {
-    let error = |message: &str| Err(syn::Error::new_spanned(lit, message));
-    let text = lit.value();
-    let digits = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(digits);
-    let millis_per_unit = match unit {
-        "ms" => 1,
-        "s" => 1_000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        _ => 0,
-    };
-    let Some(millis) = number
-        .parse::<u64>()
-        .ok()
-        .filter(|_| millis_per_unit > 0)
-        .and_then(|n| n.checked_mul(millis_per_unit))
-    else {
-        return error(r#"expected a duration like "500ms", "30s", "5m" or "1h""#);
-    };
-    if millis == 0 {
-        return error("the timeout must be longer than zero");
-    }
-    Ok(millis)
-}
-
 /// The signature of the function under `#[subscription]`.
 pub struct HandlerSig<'a> {
-    /// The function's name, which the generated wrapper calls.
-    pub ident: &'a syn::Ident,
-    /// `async`, which a handler needs.
-    pub asyncness: Option<Token![async]>,
-    /// `unsafe`, which a handler cannot be.
-    pub unsafety: Option<Token![unsafe]>,
-    /// The `fn` keyword.
-    pub fn_token: Token![fn],
-    /// Generics, which a handler cannot have.
-    pub generics: &'a syn::Generics,
-    /// A `self` parameter, which a handler cannot have.
-    pub receiver: Option<&'a syn::Receiver>,
-    /// The parentheses around the parameters.
-    pub parens: Span,
+    /// What every registered function's signature records.
+    pub signature: handler::parse::Signature<'a>,
     /// The first parameter: what the handler receives.
     pub message: Option<MessageParam<'a>>,
     /// The type of the second parameter, which must be `beckett::Context`.
     pub context: Option<&'a syn::Type>,
     /// Parameters after the second, which a handler cannot have.
     pub extra: Vec<&'a syn::Type>,
-    /// The return type, if one is written.
-    pub output: Option<&'a syn::Type>,
 }
 
 /// How a handler takes its message, told by its first parameter's type.
@@ -225,30 +167,13 @@ impl<'a> HandlerSig<'a> {
     /// Describes a function's signature; never fails, as everything a
     /// handler must not have is recorded for `validate` to report.
     pub fn parse(sig: &'a syn::Signature) -> Self {
-        let mut receiver = None;
-        let mut params = Vec::new();
-        for input in &sig.inputs {
-            match input {
-                syn::FnArg::Receiver(r) => receiver = Some(r),
-                syn::FnArg::Typed(typed) => params.push(&*typed.ty),
-            }
-        }
-        let mut params = params.into_iter();
+        let signature = handler::parse::Signature::parse(sig);
+        let mut params = signature.params.clone().into_iter();
         Self {
-            ident: &sig.ident,
-            asyncness: sig.asyncness,
-            unsafety: sig.unsafety,
-            fn_token: sig.fn_token,
-            generics: &sig.generics,
-            receiver,
-            parens: sig.paren_token.span.join(),
             message: params.next().map(MessageParam::new),
             context: params.next(),
             extra: params.collect(),
-            output: match &sig.output {
-                syn::ReturnType::Default => None,
-                syn::ReturnType::Type(_, ty) => Some(ty),
-            },
+            signature,
         }
     }
 }

@@ -3,6 +3,8 @@
 
 use super::parse::{HandlerSig, MessageParam, SubscriptionArgs};
 use crate::errors::{source_text, Errors};
+use crate::handler;
+use crate::handler::validate::Role;
 use crate::names;
 use crate::symbol;
 use proc_macro2::Span;
@@ -108,31 +110,19 @@ fn check_options(args: &SubscriptionArgs, errors: &mut Errors) {
     }
 }
 
+/// How the shared checks name a subscription's handler.
+const ROLE: Role = Role {
+    what: "a subscription handler",
+    called_with: "one message type and `beckett::Context`",
+};
+
 /// A handler is a free, safe, non-generic `async fn` taking the message
 /// and optionally the context, returning a `Result`.
 fn check_signature(sig: &HandlerSig<'_>, errors: &mut Errors) {
-    if sig.asyncness.is_none() {
-        errors.spanned(sig.fn_token, "a subscription handler must be an `async fn`");
-    }
-    if let Some(unsafety) = sig.unsafety {
-        errors.spanned(unsafety, "a subscription handler cannot be `unsafe`");
-    }
-    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
-        errors.spanned(
-            sig.generics,
-            "a subscription handler cannot be generic: the runtime calls it with one message \
-             type and `beckett::Context`",
-        );
-    }
-    if let Some(receiver) = sig.receiver {
-        errors.spanned(
-            receiver,
-            "a subscription handler cannot take `self`; make it a free function",
-        );
-    }
-    if sig.message.is_none() && sig.receiver.is_none() {
+    handler::validate::check_shape(&sig.signature, &ROLE, errors);
+    if sig.message.is_none() && sig.signature.receiver.is_none() {
         errors.push(syn::Error::new(
-            sig.parens,
+            sig.signature.parens,
             "a subscription handler takes the message as its first parameter and, optionally, \
              `beckett::Context` as its second: `(placed: OrderPlaced, ctx: Context)`",
         ));
@@ -144,13 +134,7 @@ fn check_signature(sig: &HandlerSig<'_>, errors: &mut Errors) {
              `beckett::Context`",
         );
     }
-    if sig.output.is_none() {
-        errors.spanned(
-            sig.ident,
-            "a subscription handler returns `Result<(), E>` with an error type that converts \
-             into `beckett::BoxError`; add a return type, like `-> beckett::Result<()>`",
-        );
-    }
+    handler::validate::check_output(&sig.signature, &ROLE, errors);
 }
 
 /// How the first parameter receives what the options select. A handler of

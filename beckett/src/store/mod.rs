@@ -7,10 +7,13 @@
 pub(crate) mod checkpoints;
 mod envelope;
 mod postgres;
+mod recurring_jobs;
 mod stream_name;
 
 pub use envelope::{Envelope, GlobalCursor};
+pub(crate) use postgres::NOTIFY_HORIZON;
 pub use postgres::{connect, connect_from_env, PostgresStore};
+pub(crate) use recurring_jobs::{DeclaredJob, RecurringJobs};
 pub use stream_name::{category, MAX_STREAM_NAME_BYTES};
 
 use crate::error::Result;

@@ -2,6 +2,7 @@
 
 use crate::error::Result;
 use crate::message::{Message, NewMessage};
+use crate::scheduling::Due;
 use crate::store::{Appended, Envelope, ExpectedVersion, MessageStorage, PostgresStore};
 use sqlx::{PgConnection, Postgres, Transaction};
 use std::ops::{Deref, DerefMut};
@@ -228,9 +229,7 @@ impl Context {
         mut messages: Vec<NewMessage>,
     ) -> Result<Appended> {
         for message in &mut messages {
-            let metadata = message.metadata_mut();
-            metadata.causation_id = Some(self.message_id);
-            metadata.correlation_id = Some(self.correlation_id);
+            self.caused(message);
         }
         match self.transaction() {
             Some(mut tx) => {
@@ -240,6 +239,57 @@ impl Context {
             }
             None => self.store.append(stream, expected, messages).await,
         }
+    }
+
+    /// Schedules a message caused by the one being handled, as
+    /// [`PostgresStore::schedule`] does, with causation and correlation ids
+    /// set as [`append`](Self::append) does. In a `transactional` handler
+    /// it joins the handler's transaction.
+    ///
+    /// ```no_run
+    /// # #[derive(beckett::Message, serde::Serialize, serde::Deserialize)]
+    /// # struct PaymentReminder { order_id: u64 }
+    /// # async fn demo(ctx: beckett::Context) -> beckett::Result<()> {
+    /// use std::time::Duration;
+    /// let reminder = PaymentReminder { order_id: 7 };
+    /// let id = ctx.schedule("Order-7", reminder, Duration::from_secs(3 * 24 * 3600)).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn schedule<M: Message>(
+        &self,
+        stream: &str,
+        message: M,
+        due: impl Into<Due>,
+    ) -> Result<Uuid> {
+        let mut message = NewMessage::new(&message)?;
+        self.caused(&mut message);
+        match self.transaction() {
+            Some(mut tx) => self.store.schedule_in(&mut tx, stream, message, due).await,
+            None => self.store.schedule(stream, message, due).await,
+        }
+    }
+
+    /// Cancels a scheduled message that is still waiting, as
+    /// [`PostgresStore::cancel_scheduled`] does. In a `transactional`
+    /// handler it joins the handler's transaction.
+    ///
+    /// ```no_run
+    /// # async fn demo(ctx: beckett::Context, reminder: uuid::Uuid) -> beckett::Result<()> {
+    /// let was_waiting = ctx.cancel_scheduled(reminder).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn cancel_scheduled(&self, id: Uuid) -> Result<bool> {
+        match self.transaction() {
+            Some(mut tx) => self.store.cancel_scheduled_in(&mut tx, id).await,
+            None => self.store.cancel_scheduled(id).await,
+        }
+    }
+
+    /// Marks `message` as caused by the one being handled.
+    fn caused(&self, message: &mut NewMessage) {
+        let metadata = message.metadata_mut();
+        metadata.causation_id = Some(self.message_id);
+        metadata.correlation_id = Some(self.correlation_id);
     }
 }
 

@@ -1,12 +1,14 @@
-//! What the consumers of one process share, and how they start and stop.
+//! What the consumers of one process share, and how they start and stop
+//! along with the process's scheduler and recurring jobs.
 
-use super::registry::SubscriptionDescriptor;
+use super::registry::{recurring_jobs, SubscriptionDescriptor};
 use super::wakeup::Wakeups;
 use super::{checkpoint, global};
 use crate::config::Config;
 use crate::error::Result;
 use crate::store::checkpoints::Checkpoints;
-use crate::store::PostgresStore;
+use crate::store::{PostgresStore, RecurringJobs};
+use crate::{recurring, scheduling};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use tokio::sync::{Mutex, Semaphore};
@@ -26,8 +28,9 @@ pub(crate) struct Engine {
     pub shutdown: CancellationToken,
 }
 
-/// Runs the groups' consumers until `shutdown` is cancelled, then waits for
-/// them to wind down and releases what the process still holds.
+/// Runs the groups' consumers and recurring jobs, and the scheduler, until
+/// `shutdown` is cancelled, then waits for them to wind down and releases
+/// what the process still holds.
 pub(crate) async fn run(
     config: Config,
     store: PostgresStore,
@@ -40,6 +43,15 @@ pub(crate) async fn run(
         checkpoints
             .register(subscription.group, subscription.name, from_end)
             .await?;
+    }
+    let jobs_table = RecurringJobs::new(store.pool().clone(), &config.schema);
+    let mut jobs = Vec::new();
+    for (group, subscriptions) in &groups {
+        let declared = recurring_jobs(subscriptions);
+        recurring::declare(&jobs_table, group, &declared).await?;
+        for job in declared {
+            jobs.push((job, recurring::parse(job)?));
+        }
     }
     let engine = Arc::new(Engine {
         permits: Arc::new(Semaphore::new(config.concurrency)),
@@ -54,12 +66,27 @@ pub(crate) async fn run(
     {
         let engine = engine.clone();
         tasks.spawn(async move {
-            let pool = engine.store.pool().clone();
             engine
                 .wakeups
-                .listen(pool, engine.checkpoints.clone(), engine.shutdown.clone())
+                .listen(&engine.store, &engine.checkpoints, engine.shutdown.clone())
                 .await;
         });
+    }
+    {
+        let engine = engine.clone();
+        tasks.spawn(async move {
+            scheduling::deliverer::run(
+                &engine.store,
+                engine.config.batch_size,
+                engine.wakeups.scheduled(),
+                &engine.shutdown,
+            )
+            .await;
+        });
+    }
+    for (job, schedule) in jobs {
+        let (store, shutdown) = (engine.store.clone(), engine.shutdown.clone());
+        tasks.spawn(recurring::run(store, job, schedule, shutdown));
     }
     for (group, subscriptions) in groups {
         let leader = engine.clone();

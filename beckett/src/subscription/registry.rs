@@ -4,6 +4,7 @@
 use super::context::Context;
 use super::handler::HandlerFuture;
 use crate::error::{Error, Result};
+use crate::recurring::RecurringDescriptor;
 use crate::store::Envelope;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -29,6 +30,8 @@ pub struct SubscriptionDescriptor {
     pub messages: &'static [&'static str],
     /// The stream category it is limited to, if any.
     pub category: Option<&'static str>,
+    /// The one stream it is limited to, if any: a recurring job's own.
+    pub stream: Option<&'static str>,
     /// Where it starts when new.
     pub start: Start,
     /// Retries before a stream is failed, overriding the configured default.
@@ -51,6 +54,7 @@ impl SubscriptionDescriptor {
             && self
                 .category
                 .is_none_or(|c| crate::store::category(stream) == c)
+            && self.stream.is_none_or(|s| s == stream)
     }
 }
 
@@ -69,13 +73,14 @@ inventory::collect!(MessageTypeDescriptor);
 /// Subscriptions by group.
 pub(crate) type Groups = BTreeMap<&'static str, Vec<&'static SubscriptionDescriptor>>;
 
-/// The linked subscriptions of the groups this process runs (`wanted`, or
-/// every group linked in), after checking that no two share a name in a
-/// group and no two message types share a wire name. Every conflict is
-/// reported at once.
+/// The linked subscriptions (recurring jobs' included) of the groups this
+/// process runs (`wanted`, or every group linked in), after checking that
+/// no two share a name in a group and no two message types share a wire
+/// name. Every conflict is reported at once.
 pub(crate) fn linked_groups(wanted: Option<&[String]>) -> Result<Groups> {
     let mut problems = wire_name_conflicts(inventory::iter::<MessageTypeDescriptor>());
-    let (groups, conflicts) = group(inventory::iter::<SubscriptionDescriptor>());
+    let jobs = inventory::iter::<RecurringDescriptor>().map(|job| &job.subscription);
+    let (groups, conflicts) = group(inventory::iter::<SubscriptionDescriptor>().chain(jobs));
     problems.extend(conflicts);
     if !problems.is_empty() {
         return Err(Error::Registry(format!(
@@ -84,6 +89,19 @@ pub(crate) fn linked_groups(wanted: Option<&[String]>) -> Result<Groups> {
         )));
     }
     select(groups, wanted)
+}
+
+/// The recurring jobs whose subscriptions are among `subscriptions`.
+pub(crate) fn recurring_jobs(
+    subscriptions: &[&'static SubscriptionDescriptor],
+) -> Vec<&'static RecurringDescriptor> {
+    inventory::iter::<RecurringDescriptor>()
+        .filter(|job| {
+            subscriptions
+                .iter()
+                .any(|s| std::ptr::eq(*s, &job.subscription))
+        })
+        .collect()
 }
 
 /// One line per wire name that two message types share.
@@ -142,7 +160,7 @@ fn select<'a>(
         if linked.is_empty() {
             return Err(Error::Registry(
                 "no subscriptions are linked into this program; mark handlers with \
-                 #[beckett::subscription] in a crate the program uses"
+                 #[beckett::subscription] or #[beckett::recurring] in a crate the program uses"
                     .to_owned(),
             ));
         }
@@ -185,6 +203,7 @@ mod tests {
             name,
             messages: &["OrderPlaced"],
             category: None,
+            stream: None,
             start: Start::Beginning,
             max_retries: None,
             timeout: None,

@@ -1,20 +1,23 @@
 //! LISTEN/NOTIFY wake-ups: appends announce new messages, global consumers
-//! announce lagging checkpoints, and the consumers of this process wake at
-//! once instead of at their next poll.
+//! announce lagging checkpoints, scheduling announces messages due soon,
+//! and the consumers and the scheduler of this process wake at once instead
+//! of at their next poll.
 
 use crate::store::checkpoints::Checkpoints;
+use crate::store::PostgresStore;
 use sqlx::postgres::PgListener;
-use sqlx::PgPool;
 use std::collections::BTreeMap;
 use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 /// One pair of wake-up signals per group: new messages (for its global
-/// consumer) and new checkpoint work (for its checkpoint consumer).
+/// consumer) and new checkpoint work (for its checkpoint consumer); and one
+/// for the scheduler.
 #[derive(Debug, Default)]
 pub(crate) struct Wakeups {
     groups: BTreeMap<String, (Notify, Notify)>,
+    scheduled: Notify,
 }
 
 impl Wakeups {
@@ -24,7 +27,13 @@ impl Wakeups {
                 .into_iter()
                 .map(|g| (g.to_owned(), Default::default()))
                 .collect(),
+            scheduled: Notify::new(),
         }
+    }
+
+    /// Signalled when a message was scheduled to be due soon.
+    pub fn scheduled(&self) -> &Notify {
+        &self.scheduled
     }
 
     /// Signalled when messages were appended.
@@ -42,26 +51,28 @@ impl Wakeups {
             messages.notify_one();
             checkpoints.notify_one();
         }
+        self.scheduled.notify_one();
     }
 
     /// Listens until shutdown, reconnecting after a lost connection (and
     /// waking everyone then, since notifications may have been missed).
     pub async fn listen(
         &self,
-        pool: PgPool,
-        checkpoints: Checkpoints,
+        store: &PostgresStore,
+        checkpoints: &Checkpoints,
         shutdown: CancellationToken,
     ) {
-        let (messages_channel, checkpoints_channel) = (
+        let (messages_channel, checkpoints_channel, scheduled_channel) = (
             checkpoints.messages_channel(),
             checkpoints.checkpoints_channel(),
+            store.scheduled_channel(),
         );
         let mut delay = Duration::from_millis(100);
         while !shutdown.is_cancelled() {
             let listener = async {
-                let mut listener = PgListener::connect_with(&pool).await?;
+                let mut listener = PgListener::connect_with(store.pool()).await?;
                 listener
-                    .listen_all([messages_channel, checkpoints_channel])
+                    .listen_all([messages_channel, checkpoints_channel, scheduled_channel])
                     .await?;
                 self.wake_all();
                 loop {
@@ -70,6 +81,8 @@ impl Wakeups {
                         for (messages, _) in self.groups.values() {
                             messages.notify_one();
                         }
+                    } else if notification.channel() == scheduled_channel {
+                        self.scheduled.notify_one();
                     } else if let Some((_, work)) = self.groups.get(notification.payload()) {
                         work.notify_one();
                     }

@@ -4,11 +4,14 @@
 
 pub mod workers;
 
-use beckett::{Envelope, GlobalCursor, Message, MessageStorage, NewMessage, PostgresStore};
+use beckett::{
+    Beckett, Envelope, GlobalCursor, Message, MessageStorage, NewMessage, PostgresStore,
+};
 use serde::{Deserialize, Serialize};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
 
 /// A message type for tests.
 #[derive(Debug, Clone, PartialEq, Message, Serialize, Deserialize)]
@@ -73,5 +76,41 @@ pub async fn read_global_until(store: &PostgresStore, count: usize) -> Vec<Envel
             read.len()
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Runs `group` in this process on the test's database, with short polls
+/// and retry delays and the test's own settings on top, until the returned
+/// token is cancelled.
+pub fn run_group(
+    pool: &PgPool,
+    group: &str,
+    configure: impl FnOnce(beckett::Builder) -> beckett::Builder,
+) -> (
+    CancellationToken,
+    tokio::task::JoinHandle<beckett::Result<()>>,
+) {
+    let stop = CancellationToken::new();
+    let builder = Beckett::builder()
+        .pool(pool.clone())
+        .groups([group])
+        .poll_interval(Duration::from_millis(100))
+        .retry_delays(Duration::from_millis(50), Duration::from_millis(200));
+    let beckett = configure(builder).build().unwrap();
+    let signal = stop.clone();
+    let running = tokio::spawn(async move { beckett.run_until(signal.cancelled_owned()).await });
+    (stop, running)
+}
+
+/// Polls `check` until it holds, for up to 20 seconds.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

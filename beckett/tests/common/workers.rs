@@ -45,6 +45,12 @@ pub struct Worker {
 impl Worker {
     /// Starts `test_worker` as `name`, with the given extra environment.
     pub fn start(connect: &PgConnectOptions, name: &str, env: &[(&str, &str)]) -> Self {
+        Self::spawn(name, Self::command(connect, name, env))
+    }
+
+    /// The command that starts `test_worker` as `name`, for a test to
+    /// adjust before [`spawn`](Self::spawn)ing it.
+    pub fn command(connect: &PgConnectOptions, name: &str, env: &[(&str, &str)]) -> Command {
         let mut command = Command::new(example("test_worker"));
         command
             .env("DATABASE_URL", database_url(connect, name))
@@ -55,6 +61,11 @@ impl Worker {
         for (key, value) in env {
             command.env(key, value);
         }
+        command
+    }
+
+    /// Runs `command` as the worker `name`.
+    pub fn spawn(name: &str, mut command: Command) -> Self {
         Self {
             name: name.to_owned(),
             child: command.spawn().expect("the worker starts"),

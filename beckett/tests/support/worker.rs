@@ -1,9 +1,10 @@
-//! A worker process for the multi-process tests: `beckett::run()` with two
-//! subscriptions that record what they handle in the test's database.
+//! A worker process for the multi-process tests: `beckett::run()` with
+//! subscriptions and recurring jobs that record what they handle in the
+//! test's database.
 //!
 //! `WORKER_NAME` labels its rows; `WORKER_HANDLER_DELAY_MS` makes each
-//! handler call take that long. Everything else is the usual `BECKETT_*`
-//! environment.
+//! handler call take that long; `RUST_LOG` turns on the log, on stderr.
+//! Everything else is the usual `BECKETT_*` environment.
 
 use beckett::{Context, Message};
 use serde::{Deserialize, Serialize};
@@ -60,7 +61,55 @@ async fn record_once(_: Counted, ctx: Context) -> beckett::Result<()> {
     Ok(())
 }
 
+/// A scheduled message, carrying the time it is due.
+#[derive(Debug, Message, Serialize, Deserialize)]
+struct Due {
+    at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Records when each scheduled message was due and when its handler
+/// started.
+#[beckett::subscription(group = "Scheduled", messages(Due))]
+async fn record_due(due: Due, ctx: Context) -> beckett::Result<()> {
+    let started = chrono::Utc::now();
+    sqlx::query("INSERT INTO delivered (worker, id, due, started) VALUES ($1, $2, $3, $4)")
+        .bind(worker())
+        .bind(ctx.message_id())
+        .bind(due.at)
+        .bind(started)
+        .execute(ctx.store().pool())
+        .await?;
+    Ok(())
+}
+
+/// Every second: records each occurrence handled.
+#[beckett::recurring("* * * * * *", group = "Ticker")]
+async fn tick(ctx: Context) -> beckett::Result<()> {
+    record_tick(&ctx).await
+}
+
+/// At second 0 of every minute.
+#[beckett::recurring("0 * * * * *", group = "Minutely")]
+async fn minutely(ctx: Context) -> beckett::Result<()> {
+    record_tick(&ctx).await
+}
+
+async fn record_tick(ctx: &Context) -> beckett::Result<()> {
+    sqlx::query("INSERT INTO ticks (worker, stream, position) VALUES ($1, $2, $3)")
+        .bind(worker())
+        .bind(ctx.stream())
+        .bind(ctx.position())
+        .execute(ctx.store().pool())
+        .await?;
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> beckett::Result<()> {
+    // Quiet unless a test asks for the log with RUST_LOG.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     beckett::run().await
 }

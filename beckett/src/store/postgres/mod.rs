@@ -11,6 +11,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use uuid::Uuid;
 
+mod scheduled;
+
+pub(crate) use scheduled::NOTIFY_HORIZON;
+
 /// Connects a pool to the database at `url`.
 ///
 /// A database that cannot be reached is [`Error::Connect`], naming the URL
@@ -95,6 +99,7 @@ fn mask_password(url: &str) -> Result<String> {
 pub struct PostgresStore {
     pool: PgPool,
     sql: Arc<Statements>,
+    scheduling: Arc<scheduled::Statements>,
     announcing: Arc<AtomicBool>,
 }
 
@@ -126,6 +131,7 @@ impl PostgresStore {
         Self {
             pool,
             sql: Arc::new(Statements::new(schema)),
+            scheduling: Arc::new(scheduled::Statements::new(schema)),
             announcing: Arc::default(),
         }
     }
@@ -245,6 +251,15 @@ impl PostgresStore {
                 .map(|row| row.try_get("global_position"))
                 .collect::<Result<_, _>>()?,
         })
+    }
+
+    /// The newest message of a stream, if it has any.
+    pub(crate) async fn last_message(&self, stream: &str) -> Result<Option<Envelope>> {
+        let row = sqlx::query(&self.sql.read_last)
+            .bind(stream)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(envelope).transpose()
     }
 
     async fn stream_version(&self, conn: &mut PgConnection, stream: &str) -> Result<i64> {
@@ -385,6 +400,7 @@ struct Statements {
     stream_version: String,
     announce: String,
     read_stream: String,
+    read_last: String,
     read_global: String,
 }
 
@@ -432,6 +448,11 @@ impl Statements {
                 "SELECT {columns} FROM {s}.messages
                 WHERE stream_name = $1 AND stream_position >= $2
                 ORDER BY stream_position LIMIT $3"
+            ),
+            read_last: format!(
+                "SELECT {columns} FROM {s}.messages
+                WHERE stream_name = $1
+                ORDER BY stream_position DESC LIMIT 1"
             ),
             // Only transactions older than the oldest running one are final:
             // anything still to commit has a larger id.

@@ -1,0 +1,41 @@
+//! `#[recurring("<cron>", ...)]`: registers an `async fn` as a job run on
+//! a cron schedule. Parse the expression, the options and the signature,
+//! validate them (checking the expression and rewriting it for the `cron`
+//! crate), expand to the function unchanged, a wrapper that calls it, and
+//! the registration of the job with the subscription that runs it.
+
+mod cron;
+mod expand;
+mod parse;
+mod validate;
+
+use crate::errors::Errors;
+use proc_macro2::TokenStream;
+use quote::quote;
+
+/// Runs the attribute. On mistakes, the output is the user's function
+/// unchanged followed by every error, so editors still see the function.
+pub fn attribute(args: TokenStream, item: TokenStream) -> TokenStream {
+    let function: syn::ItemFn = match syn::parse2(item.clone()) {
+        Ok(function) => function,
+        Err(_) => {
+            let error = syn::Error::new(
+                proc_macro2::Span::call_site(),
+                "`#[recurring]` goes on an `async fn`, the job to run on the schedule",
+            )
+            .into_compile_error();
+            return quote! { #error #item };
+        }
+    };
+    let mut errors = Errors::default();
+    let args = parse::RecurringArgs::parse(args, &mut errors);
+    let sig = parse::JobSig::parse(&function.sig);
+    let schedule = validate::check(&args, &sig, &mut errors);
+    match errors.finish() {
+        Ok(()) => expand::recurring(&function, &args, &sig, &schedule),
+        Err(errors) => {
+            let errors = errors.into_compile_error();
+            quote! { #function #errors }
+        }
+    }
+}

@@ -1,0 +1,248 @@
+//! Scheduled messages on Postgres: scheduling, cancelling, and moving due
+//! messages into the store. All of their SQL is here.
+
+use super::{limit_to_sql, stream_name, Batch, PostgresStore};
+use crate::error::Result;
+use crate::message::NewMessage;
+use crate::migrate::Schema;
+use crate::scheduling::Due;
+use sqlx::PgConnection;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// Schedulers sleep at most this long without a notification, so only
+/// messages due sooner need to notify them.
+pub(crate) const NOTIFY_HORIZON: Duration = Duration::from_secs(60);
+
+impl PostgresStore {
+    /// Appends `message` to `stream` when it is [`Due`]: at a time (a
+    /// `chrono::DateTime<Utc>` or `SystemTime`), or after a delay (a
+    /// `Duration`). Returns the message's id, which cancels it and which it
+    /// has once appended.
+    ///
+    /// A time in the past is due at once. The message is appended by the
+    /// scheduler of a process running [`run`](crate::run), exactly once,
+    /// not before its time.
+    ///
+    /// ```no_run
+    /// # async fn demo(store: beckett::PostgresStore) -> beckett::Result<()> {
+    /// use beckett::NewMessage;
+    /// use std::time::Duration;
+    ///
+    /// let expire = NewMessage::from_json("CartExpired", serde_json::json!({ "cart": 7 }));
+    /// let id = store.schedule("Cart-7", expire, Duration::from_secs(30 * 60)).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn schedule(
+        &self,
+        stream: &str,
+        message: NewMessage,
+        due: impl Into<Due>,
+    ) -> Result<Uuid> {
+        let mut conn = self.pool.acquire().await?;
+        self.schedule_in(&mut conn, stream, message, due).await
+    }
+
+    /// Schedules like [`schedule`](Self::schedule), on the caller's
+    /// connection: inside a transaction, the message is scheduled if the
+    /// transaction commits and never if it rolls back.
+    ///
+    /// ```no_run
+    /// # async fn demo(store: beckett::PostgresStore) -> beckett::Result<()> {
+    /// use beckett::NewMessage;
+    /// use std::time::Duration;
+    ///
+    /// let mut tx = store.pool().begin().await?;
+    /// sqlx::query("INSERT INTO trials (account) VALUES (9)").execute(&mut *tx).await?;
+    /// let ended = NewMessage::from_json("TrialEnded", serde_json::json!({ "account": 9 }));
+    /// store.schedule_in(&mut tx, "Account-9", ended, Duration::from_secs(14 * 24 * 3600)).await?;
+    /// tx.commit().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn schedule_in(
+        &self,
+        conn: &mut PgConnection,
+        stream: &str,
+        message: NewMessage,
+        due: impl Into<Due>,
+    ) -> Result<Uuid> {
+        stream_name::validate(stream)?;
+        let batch = Batch::new(vec![message])?;
+        let (at, delay) = match due.into() {
+            Due::At(at) => (Some(at), None),
+            Due::In(delay) => (
+                None,
+                Some(i64::try_from(delay.as_micros()).unwrap_or(i64::MAX)),
+            ),
+        };
+        sqlx::query(&self.scheduling.schedule)
+            .bind(batch.ids[0])
+            .bind(stream)
+            .bind(&batch.types[0])
+            .bind(&batch.data[0])
+            .bind(&batch.metadata[0])
+            .bind(at)
+            .bind(delay)
+            .execute(conn)
+            .await?;
+        Ok(batch.ids[0])
+    }
+
+    /// Takes back a scheduled message that is still waiting. Returns
+    /// whether it was: `false` means it was appended already, cancelled
+    /// already, or never scheduled.
+    ///
+    /// ```no_run
+    /// # async fn demo(store: beckett::PostgresStore, id: uuid::Uuid) -> beckett::Result<()> {
+    /// if !store.cancel_scheduled(id).await? {
+    ///     println!("{id} was no longer waiting");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn cancel_scheduled(&self, id: Uuid) -> Result<bool> {
+        let mut conn = self.pool.acquire().await?;
+        self.cancel_scheduled_in(&mut conn, id).await
+    }
+
+    /// Cancels like [`cancel_scheduled`](Self::cancel_scheduled), on the
+    /// caller's connection: inside a transaction, the cancellation holds if
+    /// it commits.
+    ///
+    /// ```no_run
+    /// # async fn demo(store: beckett::PostgresStore, id: uuid::Uuid) -> beckett::Result<()> {
+    /// let mut tx = store.pool().begin().await?;
+    /// let cancelled = store.cancel_scheduled_in(&mut tx, id).await?;
+    /// tx.commit().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn cancel_scheduled_in(&self, conn: &mut PgConnection, id: Uuid) -> Result<bool> {
+        let deleted = sqlx::query(&self.scheduling.cancel)
+            .bind(id)
+            .execute(conn)
+            .await?;
+        Ok(deleted.rows_affected() > 0)
+    }
+
+    /// Moves up to `limit` due messages into the store; returns how many
+    /// were moved. Messages another scheduler is moving are left to it.
+    pub(crate) async fn deliver_due(&self, limit: usize) -> Result<usize> {
+        let rows: Vec<(Uuid, String, bool)> = sqlx::query_as(&self.scheduling.deliver)
+            .bind(limit_to_sql(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        let mut delivered = 0;
+        for (id, stream, appended) in rows {
+            if appended {
+                delivered += 1;
+            } else {
+                tracing::warn!(
+                    %id, stream,
+                    "dropped a scheduled message: the store already holds a message with its id"
+                );
+            }
+        }
+        if delivered > 0 {
+            self.announce();
+        }
+        Ok(delivered)
+    }
+
+    /// How long until the next scheduled message is due (zero if one is
+    /// due now); `None` when none is waiting.
+    pub(crate) async fn next_due(&self) -> Result<Option<Duration>> {
+        let micros: Option<i64> = sqlx::query_scalar(&self.scheduling.next_due)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(micros.map(|micros| Duration::from_micros(micros.max(0).unsigned_abs())))
+    }
+
+    /// The channel on which scheduling announces messages due soon.
+    pub(crate) fn scheduled_channel(&self) -> &str {
+        &self.scheduling.channel
+    }
+}
+
+/// The scheduling statements, written once for the store's schema.
+#[derive(Debug)]
+pub(super) struct Statements {
+    channel: String,
+    schedule: String,
+    cancel: String,
+    deliver: String,
+    next_due: String,
+}
+
+impl Statements {
+    pub(super) fn new(schema: &Schema) -> Self {
+        let s = schema.quoted();
+        let schema_name = schema.as_str();
+        let channel = schema.channel("scheduled");
+        let horizon = NOTIFY_HORIZON.as_secs();
+        Self {
+            // Due within the horizon, the message wakes the schedulers
+            // when the transaction commits; later ones are found by their
+            // regular wake-up.
+            schedule: format!(
+                "WITH scheduled AS (
+                    INSERT INTO {s}.scheduled_messages (id, stream_name, type, data, metadata, deliver_at)
+                    VALUES ($1, $2, $3, $4, $5,
+                        coalesce($6, clock_timestamp() + $7 * interval '1 microsecond'))
+                    RETURNING deliver_at
+                )
+                SELECT pg_notify('{channel}', '') FROM scheduled
+                WHERE deliver_at < clock_timestamp() + interval '{horizon} seconds'"
+            ),
+            cancel: format!("DELETE FROM {s}.scheduled_messages WHERE id = $1"),
+            // One statement takes due messages off the schedule and appends
+            // them, so each is appended once or, on any error, stays
+            // scheduled. One scheduler at a time moves messages (the others
+            // find the lock taken and move none), so batches append in due
+            // order and messages due together keep their scheduling order
+            // within a stream. Messages whose cancellation is in flight are
+            // skipped. A message whose id the store already holds is taken
+            // off but not appended.
+            deliver: format!(
+                "WITH due AS (
+                    DELETE FROM {s}.scheduled_messages
+                    WHERE id IN (
+                        SELECT id FROM {s}.scheduled_messages
+                        WHERE deliver_at <= now()
+                            AND (SELECT pg_try_advisory_xact_lock(
+                                hashtextextended('beckett scheduler {schema_name}', 0)))
+                        ORDER BY deliver_at, sequence
+                        LIMIT $1
+                        FOR UPDATE SKIP LOCKED)
+                    RETURNING id, sequence, stream_name, type, data, metadata, deliver_at
+                ), fresh AS (
+                    SELECT * FROM due
+                    WHERE NOT EXISTS (SELECT FROM {s}.messages m WHERE m.id = due.id)
+                ), counts AS (
+                    SELECT stream_name, count(*) AS n FROM fresh GROUP BY stream_name
+                ), streams AS (
+                    INSERT INTO {s}.streams AS st (stream_name, version)
+                    SELECT stream_name, n FROM counts
+                    ON CONFLICT (stream_name) DO UPDATE SET version = st.version + EXCLUDED.version
+                    RETURNING st.stream_name, st.version
+                ), appended AS (
+                    INSERT INTO {s}.messages (id, stream_name, stream_position, type, data, metadata)
+                    SELECT f.id, f.stream_name,
+                        st.version - c.n
+                            + row_number() OVER (PARTITION BY f.stream_name ORDER BY f.deliver_at, f.sequence),
+                        f.type, f.data, f.metadata
+                    FROM fresh f
+                    JOIN counts c USING (stream_name)
+                    JOIN streams st USING (stream_name)
+                    RETURNING id
+                )
+                SELECT d.id, d.stream_name, EXISTS (SELECT FROM appended a WHERE a.id = d.id)
+                FROM due d"
+            ),
+            // By the database's clock, which decides what is due.
+            next_due: format!(
+                "SELECT (extract(epoch FROM min(deliver_at) - clock_timestamp()) * 1000000)::bigint
+                FROM {s}.scheduled_messages"
+            ),
+            channel,
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! Recurring jobs in one process: many schedulers racing for each
+//! occurrence, and retries like any subscription.
+
+mod common;
+
+use beckett::recurring::Occurrence;
+use beckett::subscription::FailedCheckpoints;
+use beckett::{Context, MessageStorage};
+use chrono::TimeDelta;
+use common::{eventually, run_group, store};
+use sqlx::PgPool;
+use std::time::Duration;
+
+#[beckett::recurring("* * * * * *", group = "Racing")]
+async fn raced() -> beckett::Result<()> {
+    Ok(())
+}
+
+/// Fails every call, so its occurrences end up failed.
+#[beckett::recurring(
+    "* * * * * *",
+    group = "Failing",
+    name = "always_fails",
+    max_retries = 1
+)]
+async fn failing(ctx: Context) -> Result<(), String> {
+    Err(format!("occurrence #{} cannot run", ctx.position()))
+}
+
+#[sqlx::test(migrations = false)]
+async fn many_schedulers_fire_each_occurrence_once(pool: PgPool) {
+    let store = store(pool.clone()).await;
+    // All wake at the same instant and read the job's stream at once: only
+    // the expected version keeps them from firing an occurrence twice. Each
+    // has a pool of its own, as a process would.
+    let mut processes = Vec::new();
+    for _ in 0..8 {
+        let own = PgPool::connect_with((*pool.connect_options()).clone())
+            .await
+            .unwrap();
+        processes.push(run_group(&own, "Racing", |b| b));
+    }
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    for (stop, _) in &processes {
+        stop.cancel();
+    }
+    for (_, running) in processes {
+        running.await.unwrap().unwrap();
+    }
+
+    let fired = store
+        .read_stream("Recurring-Racing.raced", 1, 100)
+        .await
+        .unwrap();
+    let times: Vec<_> = fired
+        .iter()
+        .map(|m| m.decode::<Occurrence>().unwrap().scheduled_at)
+        .collect();
+    assert!(times.len() >= 2, "{times:?}");
+    for pair in times.windows(2) {
+        assert_eq!(pair[1] - pair[0], TimeDelta::seconds(1), "{times:?}");
+    }
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_failing_job_fails_like_a_subscription(pool: PgPool) {
+    store(pool.clone()).await;
+    let (stop, running) = run_group(&pool, "Failing", |b| b);
+
+    let failed = FailedCheckpoints::new(pool.clone());
+    eventually("the job's stream fails", || async {
+        !failed.list(Some("Failing")).await.unwrap().is_empty()
+    })
+    .await;
+    let checkpoint = &failed.list(Some("Failing")).await.unwrap()[0];
+    assert_eq!(checkpoint.subscription, "always_fails");
+    assert_eq!(checkpoint.stream, "Recurring-Failing.always_fails");
+    assert_eq!(checkpoint.attempts, 2);
+    let error = checkpoint.last_error.as_deref().unwrap_or_default();
+    assert!(error.contains("occurrence #1 cannot run"), "{error}");
+
+    stop.cancel();
+    running.await.unwrap().unwrap();
+}

@@ -1,0 +1,6 @@
+#[beckett::recurring(group = "Reporting")]
+async fn digest() -> beckett::Result<()> {
+    Ok(())
+}
+
+fn main() {}
