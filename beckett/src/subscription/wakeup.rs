@@ -5,7 +5,7 @@
 
 use crate::store::checkpoints::Checkpoints;
 use crate::store::PostgresStore;
-use sqlx::postgres::PgListener;
+use sqlx::postgres::{PgListener, PgPoolOptions};
 use std::collections::BTreeMap;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -67,10 +67,16 @@ impl Wakeups {
             checkpoints.checkpoints_channel(),
             store.scheduled_channel(),
         );
+        // A listener keeps its connection for good: it gets a pool of its
+        // own rather than holding one of the store's.
+        let options = (*store.pool().connect_options()).clone();
+        let own = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_lazy_with(options);
         let mut delay = Duration::from_millis(100);
         while !shutdown.is_cancelled() {
             let listener = async {
-                let mut listener = PgListener::connect_with(store.pool()).await?;
+                let mut listener = PgListener::connect_with(&own).await?;
                 listener
                     .listen_all([messages_channel, checkpoints_channel, scheduled_channel])
                     .await?;
