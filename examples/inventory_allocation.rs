@@ -1,10 +1,14 @@
 //! The warehouse example: each `OrderItemAdded` allocates inventory for its
-//! product, appending `InventoryAllocated` to the product's stream.
+//! product, appending `InventoryAllocated` to the product's stream. Each
+//! order also gets a payment reminder, scheduled for two seconds later and
+//! cancelled when the order is paid first; every two seconds a recurring
+//! job reports the allocations so far.
 //!
 //! ```sh
 //! cargo run --example inventory_allocation              # produce orders and handle them here
 //! cargo run --example inventory_allocation -- worker    # a worker; run as many as you like
-//! cargo run --example inventory_allocation -- produce 1000
+//! cargo run --example inventory_allocation -- produce 1000      # as fast as it can
+//! cargo run --example inventory_allocation -- produce 1000 20   # one every 20 ms
 //! ```
 //!
 //! Connects to `DATABASE_URL`.
@@ -12,6 +16,7 @@
 use beckett::{
     Beckett, Context, ExpectedVersion, Message, MessageStorage, NewMessage, PostgresStore,
 };
+use chrono::TimeDelta;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -34,8 +39,19 @@ pub struct InventoryAllocated {
     pub quantity: i32,
 }
 
-/// Allocations made by this process, for the demo's summary.
+#[derive(Debug, Message, Serialize, Deserialize)]
+pub struct PaymentReminder {
+    pub order_id: Uuid,
+    pub due_at: DateTime<Utc>,
+}
+
+/// How long after an order its payment reminder is due.
+const PAYMENT_DUE_IN: TimeDelta = TimeDelta::seconds(2);
+
+/// Allocations and reminders handled by this process, for the demo's
+/// summary.
 static ALLOCATED: AtomicUsize = AtomicUsize::new(0);
+static REMINDED: AtomicUsize = AtomicUsize::new(0);
 
 #[beckett::subscription(group = "InventoryAllocation", messages(OrderItemAdded))]
 async fn allocate_inventory(item: OrderItemAdded, ctx: Context) -> beckett::Result<()> {
@@ -60,7 +76,38 @@ async fn allocate_inventory(item: OrderItemAdded, ctx: Context) -> beckett::Resu
     Ok(())
 }
 
-/// Appends `count` order items over 10 products, one order stream each.
+#[beckett::subscription(group = "Billing", messages(PaymentReminder))]
+async fn send_payment_reminder(reminder: PaymentReminder) -> beckett::Result<()> {
+    let late = (Utc::now() - reminder.due_at)
+        .num_microseconds()
+        .unwrap_or(0) as f64
+        / 1000.0;
+    REMINDED.fetch_add(1, Ordering::Relaxed);
+    println!(
+        "reminded the customer of order {} to pay ({late:.1} ms after it was due)",
+        reminder.order_id
+    );
+    Ok(())
+}
+
+/// Every two seconds, in one process of the group at a time.
+#[beckett::recurring("*/2 * * * * *", group = "Reporting")]
+async fn stock_report(ctx: Context) -> beckett::Result<()> {
+    let allocated: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM beckett.messages WHERE type = 'inventory_allocated'",
+    )
+    .fetch_one(ctx.store().pool())
+    .await?;
+    println!(
+        "stock report #{}: {allocated} allocations so far",
+        ctx.position()
+    );
+    Ok(())
+}
+
+/// Appends `count` order items over 10 products, one order stream each,
+/// and schedules a payment reminder for each order; every other order is
+/// paid at once, which cancels its reminder.
 async fn produce(store: &PostgresStore, count: usize, pause: Duration) -> beckett::Result<()> {
     let products: Vec<Uuid> = (0..10).map(|_| Uuid::now_v7()).collect();
     for i in 0..count {
@@ -79,6 +126,13 @@ async fn produce(store: &PostgresStore, count: usize, pause: Duration) -> becket
                 vec![NewMessage::new(&item)?],
             )
             .await?;
+        let due_at = Utc::now() + PAYMENT_DUE_IN;
+        let reminder = NewMessage::new(&PaymentReminder { order_id, due_at })?;
+        let reminder = store.schedule(&stream, reminder, due_at).await?;
+        if i % 2 == 1 {
+            // Paid before the reminder was due.
+            store.cancel_scheduled(reminder).await?;
+        }
         tokio::time::sleep(pause).await;
     }
     Ok(())
@@ -86,6 +140,12 @@ async fn produce(store: &PostgresStore, count: usize, pause: Duration) -> becket
 
 #[tokio::main]
 async fn main() -> beckett::Result<()> {
+    // beckett logs through `tracing`; RUST_LOG=beckett=info shows more.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args
         .iter()
@@ -94,10 +154,14 @@ async fn main() -> beckett::Result<()> {
         .as_slice()
     {
         ["worker"] => beckett::run().await,
-        ["produce", count] => {
+        ["produce", count, pause @ ..] if pause.len() <= 1 => {
             let count = count.parse().unwrap_or_else(|_| usage());
+            let pause = pause
+                .first()
+                .map_or(Ok(0), |p| p.parse())
+                .unwrap_or_else(|_| usage());
             let store = store().await?;
-            produce(&store, count, Duration::ZERO).await
+            produce(&store, count, Duration::from_millis(pause)).await
         }
         [] => demo().await,
         _ => usage(),
@@ -110,8 +174,8 @@ async fn store() -> beckett::Result<PostgresStore> {
     Ok(PostgresStore::new(pool))
 }
 
-/// Produces 20 order items while a worker runs in this process, and stops
-/// once they are all allocated.
+/// Produces 20 order items while every group runs in this process, and
+/// stops once they are all allocated and the unpaid ones reminded.
 async fn demo() -> beckett::Result<()> {
     const ORDERS: usize = 20;
     let store = store().await?;
@@ -121,7 +185,8 @@ async fn demo() -> beckett::Result<()> {
         produce(&producer, ORDERS, Duration::from_millis(100))
             .await
             .expect("orders are appended");
-        while ALLOCATED.load(Ordering::Relaxed) < ORDERS
+        while (ALLOCATED.load(Ordering::Relaxed) < ORDERS
+            || REMINDED.load(Ordering::Relaxed) < ORDERS / 2)
             && started.elapsed() < Duration::from_secs(30)
         {
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -129,19 +194,19 @@ async fn demo() -> beckett::Result<()> {
     };
     Beckett::builder()
         .pool(store.pool().clone())
-        .groups(["InventoryAllocation"])
         .build()?
         .run_until(done)
         .await?;
     println!(
-        "{} order items allocated in {:.1?}",
+        "{} order items allocated and {} unpaid orders reminded in {:.1?}",
         ALLOCATED.load(Ordering::Relaxed),
+        REMINDED.load(Ordering::Relaxed),
         started.elapsed()
     );
     Ok(())
 }
 
 fn usage() -> ! {
-    eprintln!("usage: inventory_allocation [worker | produce COUNT]");
+    eprintln!("usage: inventory_allocation [worker | produce COUNT [PAUSE_MS]]");
     std::process::exit(2)
 }
