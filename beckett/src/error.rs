@@ -2,6 +2,10 @@
 
 use crate::store::ExpectedVersion;
 
+/// The longest delay a message can be scheduled with, in years of 365.25
+/// days: well inside what Postgres timestamps hold.
+pub(crate) const MAX_DELAY_YEARS: u64 = 100_000;
+
 /// A specialized `Result` whose error is [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -51,6 +55,15 @@ pub enum Error {
     ReservedMetadataKey {
         /// The key as given.
         key: String,
+    },
+
+    /// A scheduled message's delay the store cannot count to.
+    #[error("cannot schedule a message for stream `{stream}` in {delay:?}: the delay must be under {} years", MAX_DELAY_YEARS)]
+    DelayTooLong {
+        /// The stream the message was for.
+        stream: String,
+        /// The delay as given.
+        delay: std::time::Duration,
     },
 
     /// A message could not be serialized to JSON.

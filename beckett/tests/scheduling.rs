@@ -67,7 +67,7 @@ async fn cancel_says_whether_the_message_was_waiting(pool: PgPool) {
     let (stop, running) = run_group(&pool, "Scheduler", |b| b);
 
     let cancelled = store
-        .schedule("Reminder-1", reminder(1), Duration::from_millis(300))
+        .schedule("Reminder-1", reminder(1), Duration::from_secs(2))
         .await
         .unwrap();
     let later = store
@@ -75,7 +75,7 @@ async fn cancel_says_whether_the_message_was_waiting(pool: PgPool) {
         .await
         .unwrap();
     let marker = store
-        .schedule("Reminder-1", reminder(3), Duration::from_millis(600))
+        .schedule("Reminder-1", reminder(3), Duration::from_millis(2500))
         .await
         .unwrap();
     assert!(store.cancel_scheduled(cancelled).await.unwrap());
@@ -117,6 +117,21 @@ async fn a_time_in_the_past_is_due_at_once(pool: PgPool) {
 
     stop.cancel();
     running.await.unwrap().unwrap();
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_delay_past_what_a_timestamp_holds_is_refused(pool: PgPool) {
+    let store = store(pool.clone()).await;
+    let error = store
+        .schedule("Reminder-never", reminder(1), Duration::MAX)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, beckett::Error::DelayTooLong { .. }),
+        "{error}"
+    );
+    assert!(error.to_string().contains("`Reminder-never`"), "{error}");
+    assert_eq!(waiting(&pool).await, 0);
 }
 
 #[sqlx::test(migrations = false)]
@@ -253,6 +268,44 @@ async fn a_message_whose_id_is_taken_is_dropped_without_blocking_others(pool: Pg
     assert_eq!(taken.len(), 1, "{taken:?}");
     assert_eq!(taken[0].decode::<Reminder>().unwrap().n, 1);
     assert_eq!(waiting(&pool).await, 0);
+
+    stop.cancel();
+    running.await.unwrap().unwrap();
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_stream_being_appended_to_holds_back_only_its_own_messages(pool: PgPool) {
+    let store = store(pool.clone()).await;
+    store
+        .append("Reminder-busy", ExpectedVersion::Any, vec![reminder(0)])
+        .await
+        .unwrap();
+    let (stop, running) = run_group(&pool, "Scheduler", |b| b);
+    // An open transaction holds the busy stream's row.
+    let mut tx = pool.begin().await.unwrap();
+    store
+        .append_in(
+            &mut tx,
+            "Reminder-busy",
+            ExpectedVersion::Any,
+            vec![reminder(1)],
+        )
+        .await
+        .unwrap();
+    let held = store
+        .schedule("Reminder-busy", reminder(2), Duration::ZERO)
+        .await
+        .unwrap();
+    let free = store
+        .schedule("Reminder-free", reminder(3), Duration::ZERO)
+        .await
+        .unwrap();
+
+    assert_eq!(stream_of(&store, "Reminder-free", 1).await[0].id, free);
+    tx.commit().await.unwrap();
+    let busy = stream_of(&store, "Reminder-busy", 3).await;
+    assert_eq!(busy[2].id, held);
+    assert_eq!(busy[2].position, 3);
 
     stop.cancel();
     running.await.unwrap().unwrap();

@@ -1,18 +1,23 @@
 //! The scheduler every process runs: it moves due messages into the store.
 
-use crate::store::{PostgresStore, NOTIFY_HORIZON};
+use crate::store::PostgresStore;
 use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-/// How long to wait when another scheduler is moving the due messages,
-/// before looking again.
-const OTHERS_MOVING: Duration = Duration::from_millis(50);
+/// The longest sleep without a notification: the fallback that finds
+/// messages whose notification was lost.
+const LONGEST_SLEEP: Duration = Duration::from_secs(60);
+
+/// The first wait when messages are due but cannot be taken yet (another
+/// scheduler is moving them, a cancellation holds them, or their stream is
+/// being appended to); it doubles while that lasts, up to a second.
+const HELD_BACK: Duration = Duration::from_millis(50);
 
 /// Moves due messages into the store in batches of `batch_size`, then
 /// sleeps until the next one is due, `scheduled` is notified (something
-/// was scheduled sooner), or [`NOTIFY_HORIZON`] passes; until shutdown.
-/// Errors are logged and retried after a backoff.
+/// was scheduled), or [`LONGEST_SLEEP`] passes; until shutdown. Errors are
+/// logged and retried after a backoff.
 pub(crate) async fn run(
     store: &PostgresStore,
     batch_size: usize,
@@ -20,10 +25,17 @@ pub(crate) async fn run(
     shutdown: &CancellationToken,
 ) {
     let mut backoff = Duration::from_millis(100);
+    let mut held_back = HELD_BACK;
     while !shutdown.is_cancelled() {
-        let pause = match deliver(store, batch_size).await {
-            Ok(pause) => {
+        let pause = match deliver(store, batch_size, shutdown).await {
+            Ok(Next::At(pause)) => {
                 backoff = Duration::from_millis(100);
+                held_back = HELD_BACK;
+                pause
+            }
+            Ok(Next::HeldBack) => {
+                let pause = held_back;
+                held_back = (held_back * 2).min(Duration::from_secs(1));
                 pause
             }
             Err(error) => {
@@ -40,21 +52,34 @@ pub(crate) async fn run(
     }
 }
 
-/// Moves every message due now; returns how long to sleep.
-async fn deliver(store: &PostgresStore, batch_size: usize) -> crate::Result<Duration> {
+/// When to look again.
+enum Next {
+    /// After this long: the next message is due then, or none is waiting.
+    At(Duration),
+    /// Soon: messages are due that could not be taken.
+    HeldBack,
+}
+
+/// Moves every message due now that can be taken.
+async fn deliver(
+    store: &PostgresStore,
+    batch_size: usize,
+    shutdown: &CancellationToken,
+) -> crate::Result<Next> {
     let mut found_none = false;
     loop {
         let moved = store.deliver_due(batch_size).await?;
+        if shutdown.is_cancelled() {
+            return Ok(Next::At(Duration::ZERO));
+        }
         if moved == batch_size {
             continue;
         }
         match store.next_due().await? {
-            None => return Ok(NOTIFY_HORIZON),
-            Some(wait) if !wait.is_zero() => return Ok(wait.min(NOTIFY_HORIZON)),
-            // Due, yet twice not taken: another scheduler is moving them,
-            // or a cancellation holds them.
-            Some(_) if moved == 0 && found_none => return Ok(OTHERS_MOVING),
-            // Fell due since the batch was taken.
+            None => return Ok(Next::At(LONGEST_SLEEP)),
+            Some(wait) if !wait.is_zero() => return Ok(Next::At(wait.min(LONGEST_SLEEP))),
+            Some(_) if moved == 0 && found_none => return Ok(Next::HeldBack),
+            // Fell due since the batch was taken: look once more.
             Some(_) => found_none = moved == 0,
         }
     }

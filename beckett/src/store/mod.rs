@@ -11,7 +11,6 @@ mod recurring_jobs;
 mod stream_name;
 
 pub use envelope::{Envelope, GlobalCursor};
-pub(crate) use postgres::NOTIFY_HORIZON;
 pub use postgres::{connect, connect_from_env, PostgresStore};
 pub(crate) use recurring_jobs::{DeclaredJob, RecurringJobs};
 pub use stream_name::{category, MAX_STREAM_NAME_BYTES};

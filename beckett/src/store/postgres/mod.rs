@@ -13,8 +13,6 @@ use uuid::Uuid;
 
 mod scheduled;
 
-pub(crate) use scheduled::NOTIFY_HORIZON;
-
 /// Connects a pool to the database at `url`.
 ///
 /// A database that cannot be reached is [`Error::Connect`], naming the URL

@@ -2,7 +2,7 @@
 //! messages into the store. All of their SQL is here.
 
 use super::{limit_to_sql, stream_name, Batch, PostgresStore};
-use crate::error::Result;
+use crate::error::{Error, Result, MAX_DELAY_YEARS};
 use crate::message::NewMessage;
 use crate::migrate::Schema;
 use crate::scheduling::Due;
@@ -10,9 +10,8 @@ use sqlx::PgConnection;
 use std::time::Duration;
 use uuid::Uuid;
 
-/// Schedulers sleep at most this long without a notification, so only
-/// messages due sooner need to notify them.
-pub(crate) const NOTIFY_HORIZON: Duration = Duration::from_secs(60);
+/// Seconds in a year of 365.25 days.
+const SECONDS_PER_YEAR: u64 = 31_557_600;
 
 impl PostgresStore {
     /// Appends `message` to `stream` when it is [`Due`]: at a time (a
@@ -22,7 +21,8 @@ impl PostgresStore {
     ///
     /// A time in the past is due at once. The message is appended by the
     /// scheduler of a process running [`run`](crate::run), exactly once,
-    /// not before its time.
+    /// not before its time. A delay of 100,000 years or more is
+    /// [`Error::DelayTooLong`].
     ///
     /// ```no_run
     /// # async fn demo(store: beckett::PostgresStore) -> beckett::Result<()> {
@@ -70,10 +70,15 @@ impl PostgresStore {
         let batch = Batch::new(vec![message])?;
         let (at, delay) = match due.into() {
             Due::At(at) => (Some(at), None),
-            Due::In(delay) => (
-                None,
-                Some(i64::try_from(delay.as_micros()).unwrap_or(i64::MAX)),
-            ),
+            Due::In(delay) if delay.as_secs() / SECONDS_PER_YEAR < MAX_DELAY_YEARS => {
+                (None, Some(delay.as_micros() as i64))
+            }
+            Due::In(delay) => {
+                return Err(Error::DelayTooLong {
+                    stream: stream.to_owned(),
+                    delay,
+                })
+            }
         };
         sqlx::query(&self.scheduling.schedule)
             .bind(batch.ids[0])
@@ -177,11 +182,9 @@ impl Statements {
         let s = schema.quoted();
         let schema_name = schema.as_str();
         let channel = schema.channel("scheduled");
-        let horizon = NOTIFY_HORIZON.as_secs();
         Self {
-            // Due within the horizon, the message wakes the schedulers
-            // when the transaction commits; later ones are found by their
-            // regular wake-up.
+            // The notification wakes the schedulers when the transaction
+            // commits, however long it ran; one transaction's are merged.
             schedule: format!(
                 "WITH scheduled AS (
                     INSERT INTO {s}.scheduled_messages (id, stream_name, type, data, metadata, deliver_at)
@@ -189,30 +192,41 @@ impl Statements {
                         coalesce($6, clock_timestamp() + $7 * interval '1 microsecond'))
                     RETURNING deliver_at
                 )
-                SELECT pg_notify('{channel}', '') FROM scheduled
-                WHERE deliver_at < clock_timestamp() + interval '{horizon} seconds'"
+                SELECT pg_notify('{channel}', '') FROM scheduled"
             ),
             cancel: format!("DELETE FROM {s}.scheduled_messages WHERE id = $1"),
             // One statement takes due messages off the schedule and appends
             // them, so each is appended once or, on any error, stays
             // scheduled. One scheduler at a time moves messages (the others
-            // find the lock taken and move none), so batches append in due
-            // order and messages due together keep their scheduling order
-            // within a stream. Messages whose cancellation is in flight are
-            // skipped. A message whose id the store already holds is taken
-            // off but not appended.
+            // find the lock taken and move none), so within a stream they
+            // are appended in due order, and messages due together in the
+            // order they were scheduled. It never waits for a lock: messages
+            // whose cancellation is in flight, or whose stream another
+            // transaction is appending to, wait for a later round. A message
+            // whose id the store already holds is taken off but not
+            // appended.
             deliver: format!(
-                "WITH due AS (
-                    DELETE FROM {s}.scheduled_messages
-                    WHERE id IN (
-                        SELECT id FROM {s}.scheduled_messages
-                        WHERE deliver_at <= now()
-                            AND (SELECT pg_try_advisory_xact_lock(
-                                hashtextextended('beckett scheduler {schema_name}', 0)))
-                        ORDER BY deliver_at, sequence
-                        LIMIT $1
-                        FOR UPDATE SKIP LOCKED)
-                    RETURNING id, sequence, stream_name, type, data, metadata, deliver_at
+                "WITH taken AS (
+                    SELECT id, stream_name FROM {s}.scheduled_messages
+                    WHERE deliver_at <= now()
+                        AND (SELECT pg_try_advisory_xact_lock(
+                            hashtextextended('beckett scheduler {schema_name}', 0)))
+                    ORDER BY deliver_at, sequence
+                    LIMIT $1
+                    FOR UPDATE SKIP LOCKED
+                ), free AS (
+                    SELECT stream_name FROM {s}.streams
+                    WHERE stream_name IN (SELECT stream_name FROM taken)
+                    FOR UPDATE SKIP LOCKED
+                ), due AS (
+                    DELETE FROM {s}.scheduled_messages sm
+                    USING taken t
+                    WHERE sm.id = t.id
+                        AND (t.stream_name IN (SELECT stream_name FROM free)
+                            OR NOT EXISTS (
+                                SELECT FROM {s}.streams st WHERE st.stream_name = t.stream_name))
+                    RETURNING sm.id, sm.sequence, sm.stream_name, sm.type, sm.data, sm.metadata,
+                        sm.deliver_at
                 ), fresh AS (
                     SELECT * FROM due
                     WHERE NOT EXISTS (SELECT FROM {s}.messages m WHERE m.id = due.id)
@@ -232,6 +246,7 @@ impl Statements {
                     FROM fresh f
                     JOIN counts c USING (stream_name)
                     JOIN streams st USING (stream_name)
+                    ORDER BY f.deliver_at, f.sequence
                     RETURNING id
                 )
                 SELECT d.id, d.stream_name, EXISTS (SELECT FROM appended a WHERE a.id = d.id)
