@@ -54,8 +54,8 @@ impl Wakeups {
         self.scheduled.notify_one();
     }
 
-    /// Listens until shutdown, reconnecting after a lost connection (and
-    /// waking everyone then, since notifications may have been missed).
+    /// Listens until shutdown, reconnecting after a lost connection and
+    /// waking everyone then, since notifications may have been missed.
     pub async fn listen(
         &self,
         store: &PostgresStore,
@@ -82,7 +82,13 @@ impl Wakeups {
                     .await?;
                 self.wake_all();
                 loop {
-                    let notification = listener.recv().await?;
+                    // `None`: the connection was lost and is being made
+                    // again, with the notifications sent meanwhile lost.
+                    let Some(notification) = listener.try_recv().await? else {
+                        tracing::debug!("notification connection lost and remade");
+                        self.wake_all();
+                        continue;
+                    };
                     if notification.channel() == messages_channel {
                         for (messages, _) in self.groups.values() {
                             messages.notify_one();
