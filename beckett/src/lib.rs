@@ -28,7 +28,7 @@ pub use subscription::{BoxError, Context, MessageSet};
 #[doc(hidden)]
 pub mod __private {
     pub use crate::message::Message;
-    pub use crate::recurring::{Occurrence, RecurringDescriptor};
+    pub use crate::recurring::{superseded, Occurrence, RecurringDescriptor};
     pub use crate::store::Envelope;
     pub use crate::subscription::{
         decode, same_names, unknown_type, BoxError, Context, HandlerFuture, MessageSet,

@@ -2,23 +2,45 @@
 //! occurrence and appends it to the job's stream at the version it last
 //! read, so exactly one append per occurrence succeeds.
 
-use super::schedule::{due, next};
+use super::schedule::{due, next, parse};
 use super::{Occurrence, RecurringDescriptor};
 use crate::error::{Error, Result};
 use crate::message::NewMessage;
 use crate::store::{DeclaredJob, ExpectedVersion, MessageStorage, PostgresStore, RecurringJobs};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use cron::Schedule;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-/// Records the jobs `group` declares, logging each job it no longer
-/// declares: that job's schedule has stopped.
+/// Reads the database's time: the local clock plus the offset measured
+/// when the jobs were declared, so every process fires by one clock.
+#[derive(Debug, Clone, Copy)]
+struct DatabaseClock(TimeDelta);
+
+impl DatabaseClock {
+    fn now(self) -> DateTime<Utc> {
+        Utc::now() + self.0
+    }
+}
+
+/// A declared job, ready to fire.
+pub(crate) struct Firing {
+    job: &'static RecurringDescriptor,
+    schedule: Schedule,
+    /// When the job was first declared: a job never fired fires first at
+    /// the occurrence after that.
+    declared_at: DateTime<Utc>,
+    clock: DatabaseClock,
+}
+
+/// Records the jobs `group` declares and logs each job it no longer
+/// declares: that job's schedule has stopped. Returns the jobs, ready to
+/// fire.
 pub(crate) async fn declare(
-    jobs_table: &RecurringJobs,
+    table: &RecurringJobs,
     group: &str,
     jobs: &[&'static RecurringDescriptor],
-) -> Result<()> {
+) -> Result<Vec<Firing>> {
     let declared: Vec<DeclaredJob<'_>> = jobs
         .iter()
         .map(|job| DeclaredJob {
@@ -27,36 +49,50 @@ pub(crate) async fn declare(
             stream: job.stream(),
         })
         .collect();
-    for (name, cron, stream) in jobs_table.declare(group, &declared).await? {
+    let mut firings = Vec::new();
+    if !declared.is_empty() {
+        for (name, declared_at, database_now) in table.declare(group, &declared).await? {
+            let clock = DatabaseClock(database_now - Utc::now());
+            let job = *jobs
+                .iter()
+                .find(|job| job.subscription.name == name)
+                .expect("the statement returns the jobs it was given");
+            firings.push(Firing {
+                job,
+                schedule: parse(job)?,
+                declared_at,
+                clock,
+            });
+        }
+    }
+    let names: Vec<&str> = declared.iter().map(|job| job.name).collect();
+    for removed in table.remove_others(group, &names).await? {
         tracing::warn!(
-            group, job = name, cron, stream,
+            group,
+            job = removed.name,
+            cron = removed.cron,
+            stream = removed.stream,
             "recurring job is no longer declared: its schedule has stopped; its occurrences stay in its stream"
         );
     }
-    Ok(())
+    Ok(firings)
 }
 
-/// Fires `job`'s occurrences until shutdown. Errors are logged and retried
-/// after a backoff.
-pub(crate) async fn run(
-    store: PostgresStore,
-    job: &'static RecurringDescriptor,
-    schedule: Schedule,
-    shutdown: CancellationToken,
-) {
-    let name = job.subscription.name;
-    let first_seen = Utc::now();
+/// Fires the job's occurrences until shutdown. Errors are logged and
+/// retried after a backoff.
+pub(crate) async fn run(store: PostgresStore, firing: Firing, shutdown: CancellationToken) {
+    let name = firing.job.subscription.name;
     let mut backoff = Duration::from_millis(100);
     while !shutdown.is_cancelled() {
-        let pause = match fire_due(&store, job, &schedule, first_seen).await {
+        let pause = match fire_due(&store, &firing).await {
             Ok(Some(next)) => {
                 backoff = Duration::from_millis(100);
-                (next - Utc::now()).to_std().unwrap_or_default()
+                (next - firing.clock.now()).to_std().unwrap_or_default()
             }
             Ok(None) => {
                 tracing::info!(
                     job = name,
-                    cron = job.cron,
+                    cron = firing.job.cron,
                     "recurring job has no more occurrences"
                 );
                 return;
@@ -75,18 +111,19 @@ pub(crate) async fn run(
 }
 
 /// Fires the newest occurrence due since the last one fired (or, for a job
-/// never fired, since `first_seen`), unless another process did; returns
-/// when the next one is due.
-async fn fire_due(
-    store: &PostgresStore,
-    job: &RecurringDescriptor,
-    schedule: &Schedule,
-    first_seen: DateTime<Utc>,
-) -> Result<Option<DateTime<Utc>>> {
+/// never fired, since it was declared), unless another process did;
+/// returns when the next one is due.
+async fn fire_due(store: &PostgresStore, firing: &Firing) -> Result<Option<DateTime<Utc>>> {
+    let Firing {
+        job,
+        schedule,
+        declared_at,
+        clock,
+    } = firing;
     loop {
         let (version, last) = last_occurrence(store, job).await?;
-        let now = Utc::now();
-        let since = last.unwrap_or(first_seen);
+        let now = clock.now();
+        let since = last.unwrap_or(*declared_at);
         let Some(scheduled_at) = due(schedule, since, now) else {
             return Ok(next(schedule, since.max(now)));
         };

@@ -10,10 +10,13 @@
 //! and an operator's retry or skip like any subscription.
 //!
 //! Occurrences missed while no process of the group ran fire once when one
-//! starts again: the newest missed one is fired, the older ones are not. A
-//! job that is new fires first at the occurrence after it was first seen.
-//! When a job is no longer declared, its schedule stops, the start-up log
-//! says so, and its stream keeps its history.
+//! starts again: the newest missed one is fired, the older ones are not.
+//! Likewise a job runs once for a backlog of occurrences (after its stream
+//! failed and was retried, or when it runs longer than its period), for the
+//! newest. A new job fires first at the occurrence after it was first
+//! declared. Processes fire by the database's clock. When a job is no
+//! longer declared, its schedule stops, the start-up log says so, and its
+//! stream keeps its history.
 //!
 //! The expression has 5 fields (minute, hour, day of month, month, day of
 //! week), or 6 or 7 (seconds first, then those five, then an optional
@@ -43,10 +46,11 @@ mod firer;
 mod schedule;
 
 pub(crate) use firer::{declare, run};
-pub(crate) use schedule::parse;
 
+use crate::error::Result;
 use crate::message::Message;
-use crate::subscription::SubscriptionDescriptor;
+use crate::store::Envelope;
+use crate::subscription::{Context, SubscriptionDescriptor};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -119,3 +123,13 @@ impl RecurringDescriptor {
 }
 
 inventory::collect!(RecurringDescriptor);
+
+/// Whether a newer occurrence follows the one in `envelope` in its job's
+/// stream, for generated code: a job runs once for a backlog of
+/// occurrences (after its stream failed and was retried, or when it runs
+/// longer than its period), for the newest.
+#[doc(hidden)]
+pub async fn superseded(envelope: &Envelope, ctx: &Context) -> Result<bool> {
+    let newest = ctx.store().last_message(&envelope.stream).await?;
+    Ok(newest.is_some_and(|newest| newest.position > envelope.position))
+}

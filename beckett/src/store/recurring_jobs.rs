@@ -3,6 +3,7 @@
 
 use crate::error::Result;
 use crate::migrate::Schema;
+use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
 /// A job as its group declares it.
@@ -12,11 +13,21 @@ pub(crate) struct DeclaredJob<'a> {
     pub stream: &'a str,
 }
 
+/// A job that its group no longer declares.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct RemovedJob {
+    pub name: String,
+    pub cron: String,
+    #[sqlx(rename = "stream_name")]
+    pub stream: String,
+}
+
 /// The `recurring_jobs` table.
 #[derive(Debug, Clone)]
 pub(crate) struct RecurringJobs {
     pool: PgPool,
     declare: String,
+    remove_others: String,
 }
 
 impl RecurringJobs {
@@ -24,33 +35,46 @@ impl RecurringJobs {
         let s = schema.quoted();
         Self {
             pool,
+            // A job declared again after its removal counts as new.
             declare: format!(
-                "WITH declared AS (
-                    INSERT INTO {s}.recurring_jobs (group_name, name, cron, stream_name)
-                    SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[])
-                    ON CONFLICT (group_name, name) DO UPDATE
-                    SET cron = EXCLUDED.cron, stream_name = EXCLUDED.stream_name, removed_at = NULL
-                )
-                UPDATE {s}.recurring_jobs SET removed_at = now()
+                "INSERT INTO {s}.recurring_jobs AS j (group_name, name, cron, stream_name)
+                SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[])
+                ON CONFLICT (group_name, name) DO UPDATE
+                SET cron = EXCLUDED.cron, stream_name = EXCLUDED.stream_name, removed_at = NULL,
+                    declared_at = CASE WHEN j.removed_at IS NULL THEN j.declared_at ELSE now() END
+                RETURNING name, declared_at, clock_timestamp()"
+            ),
+            remove_others: format!(
+                "UPDATE {s}.recurring_jobs SET removed_at = now()
                 WHERE group_name = $1 AND removed_at IS NULL AND name <> ALL($2)
                 RETURNING name, cron, stream_name"
             ),
         }
     }
 
-    /// Records the jobs `group` declares now, and marks removed the ones
-    /// it declared before but no longer does; returns those, as `(name,
-    /// cron, stream)`.
+    /// Records the jobs `group` declares now; returns, for each, when it
+    /// was first declared, with the database's clock at the time of the
+    /// answer.
     pub async fn declare(
         &self,
         group: &str,
         jobs: &[DeclaredJob<'_>],
-    ) -> Result<Vec<(String, String, String)>> {
+    ) -> Result<Vec<(String, DateTime<Utc>, DateTime<Utc>)>> {
         Ok(sqlx::query_as(&self.declare)
             .bind(group)
             .bind(jobs.iter().map(|j| j.name).collect::<Vec<_>>())
             .bind(jobs.iter().map(|j| j.cron).collect::<Vec<_>>())
             .bind(jobs.iter().map(|j| j.stream).collect::<Vec<_>>())
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// Marks removed the jobs `group` declared before but not among
+    /// `declared`, and returns them.
+    pub async fn remove_others(&self, group: &str, declared: &[&str]) -> Result<Vec<RemovedJob>> {
+        Ok(sqlx::query_as(&self.remove_others)
+            .bind(group)
+            .bind(declared)
             .fetch_all(&self.pool)
             .await?)
     }

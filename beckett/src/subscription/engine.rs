@@ -45,13 +45,10 @@ pub(crate) async fn run(
             .await?;
     }
     let jobs_table = RecurringJobs::new(store.pool().clone(), &config.schema);
-    let mut jobs = Vec::new();
+    let mut firings = Vec::new();
     for (group, subscriptions) in &groups {
-        let declared = recurring_jobs(subscriptions);
-        recurring::declare(&jobs_table, group, &declared).await?;
-        for job in declared {
-            jobs.push((job, recurring::parse(job)?));
-        }
+        let jobs = recurring_jobs(subscriptions);
+        firings.extend(recurring::declare(&jobs_table, group, &jobs).await?);
     }
     let engine = Arc::new(Engine {
         permits: Arc::new(Semaphore::new(config.concurrency)),
@@ -84,9 +81,9 @@ pub(crate) async fn run(
             .await;
         });
     }
-    for (job, schedule) in jobs {
+    for firing in firings {
         let (store, shutdown) = (engine.store.clone(), engine.shutdown.clone());
-        tasks.spawn(recurring::run(store, job, schedule, shutdown));
+        tasks.spawn(recurring::run(store, firing, shutdown));
     }
     for (group, subscriptions) in groups {
         let leader = engine.clone();
