@@ -10,6 +10,10 @@ use std::fmt;
 /// their objects unqualified, in the schema first on `search_path`.
 static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
 
+/// The longest schema name: its notification channels (`{schema}_checkpoints`
+/// the longest) must fit in 63 bytes.
+const MAX_SCHEMA_NAME_LEN: usize = 50;
+
 /// The Postgres schema holding beckett's tables; `beckett` unless
 /// configured.
 ///
@@ -25,14 +29,17 @@ static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
 pub struct Schema(String);
 
 impl Schema {
-    /// A schema name: a lowercase letter or `_`, then up to 62 lowercase
+    /// A schema name: a lowercase letter or `_`, then up to 49 lowercase
     /// letters, digits or `_`, so it needs no quoting and reads the same in
-    /// SQL written by hand.
+    /// SQL written by hand, and the notification channels named after it
+    /// fit Postgres's 63-byte identifiers.
     ///
     /// ```
     /// # use beckett::Schema;
     /// let error = Schema::new("Events").unwrap_err();
     /// assert!(error.to_string().contains("schema"));
+    /// assert!(Schema::new("s".repeat(50)).is_ok());
+    /// assert!(Schema::new("s".repeat(51)).is_err());
     /// ```
     pub fn new(name: impl Into<String>) -> Result<Self> {
         let name = name.into();
@@ -41,13 +48,13 @@ impl Schema {
             .next()
             .is_some_and(|c| c.is_ascii_lowercase() || c == '_');
         let valid_rest = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-        if valid_start && valid_rest && name.len() <= 63 {
+        if valid_start && valid_rest && name.len() <= MAX_SCHEMA_NAME_LEN {
             Ok(Self(name))
         } else {
             Err(Error::Config {
                 setting: "schema",
                 reason: format!(
-                    "{name:?} is not a schema name beckett accepts: use 1 to 63 lowercase \
+                    "{name:?} is not a schema name beckett accepts: use 1 to {MAX_SCHEMA_NAME_LEN} lowercase \
                      letters, digits or `_`, not starting with a digit"
                 ),
             })
