@@ -93,11 +93,11 @@ async fn send_payment_reminder(reminder: PaymentReminder) -> beckett::Result<()>
 /// Every two seconds, in one process of the group at a time.
 #[beckett::recurring("*/2 * * * * *", group = "Reporting")]
 async fn stock_report(ctx: Context) -> beckett::Result<()> {
-    let allocated: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM beckett.messages WHERE type = 'inventory_allocated'",
-    )
-    .fetch_one(ctx.store().pool())
-    .await?;
+    let allocated: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM beckett.messages WHERE type = $1")
+            .bind(InventoryAllocated::NAME)
+            .fetch_one(ctx.store().pool())
+            .await?;
     println!(
         "stock report #{}: {allocated} allocations so far",
         ctx.position()

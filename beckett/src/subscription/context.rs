@@ -160,8 +160,9 @@ impl Context {
     /// advances; `None` for other subscriptions. Writes made in it commit
     /// exactly when the message counts as handled.
     ///
-    /// One guard exists at a time, and appends through the context use it
-    /// too: drop the guard before asking again or appending.
+    /// One guard exists at a time, and appending, scheduling and cancelling
+    /// through the context use it too: drop the guard before asking again or
+    /// writing through the context.
     ///
     /// ```no_run
     /// # async fn demo(ctx: beckett::Context) -> beckett::Result<()> {
@@ -183,7 +184,7 @@ impl Context {
             .unwrap_or_else(|_| {
                 panic!(
                     "the handler's transaction is still in use: drop the guard from \
-                 ctx.transaction() before asking for it again or appending through the context"
+                 ctx.transaction() before asking for it again or writing through the context"
                 )
             });
         guard.is_some().then_some(TransactionGuard(guard))
