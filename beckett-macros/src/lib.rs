@@ -118,14 +118,19 @@ pub fn subscription(args: TokenStream, item: TokenStream) -> TokenStream {
 /// one process of its group at each occurrence.
 ///
 /// ```ignore
+/// use beckett::recurring::Occurrence;
+/// use beckett::Context;
+///
 /// /// At 09:00 UTC, Monday to Friday.
 /// #[beckett::recurring("0 9 * * MON-FRI", group = "Reporting")]
-/// async fn daily_digest(ctx: beckett::Context) -> beckett::Result<()> {
+/// async fn daily_digest(occurrence: Occurrence, ctx: Context) -> beckett::Result<()> {
+///     // The digest of the day the occurrence was due, even when it runs late.
+///     let day = occurrence.scheduled_at.date_naive();
 ///     // ...
 ///     Ok(())
 /// }
 ///
-/// /// Every 30 seconds, with no context.
+/// /// Every 30 seconds, with neither the occurrence nor the context.
 /// #[beckett::recurring("*/30 * * * * *", group = "Reporting", name = "heartbeat", timeout = "5s")]
 /// async fn beat() -> Result<(), std::io::Error> {
 ///     Ok(())
@@ -136,6 +141,11 @@ pub fn subscription(args: TokenStream, item: TokenStream) -> TokenStream {
 /// `Recurring-{group}.{name}`, and run by a subscription of the same group
 /// and name reading that stream, so a job is retried, failed, and retried
 /// or skipped by an operator like any subscription.
+///
+/// A backlog of occurrences runs the job once, for the newest: an
+/// occurrence already followed by a newer one in the job's stream (after
+/// the stream failed and was retried, or when a run lasted longer than the
+/// period) is skipped without calling the function, and counts as handled.
 ///
 /// # The schedule
 ///
@@ -170,15 +180,28 @@ pub fn subscription(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// - `group = "..."` (required): the group whose processes run it.
 /// - `name = "..."`: its name, unique in its group; defaults to the
-///   function's name.
+///   function's name. It cannot contain `.`: with the job's stream named
+///   `Recurring-{group}.{name}`, group `A.b` with name `c` and group `A`
+///   with name `b.c` would share one. The group may contain dots.
 /// - `max_retries = N`: retries of one occurrence before the job is
 ///   failed, overriding the configured default.
 /// - `timeout = "30s"`: how long one run may take (`ms`, `s`, `m`, `h`).
 ///
 /// # The job
 ///
-/// An `async fn` taking no parameter, or one `beckett::Context` (by
-/// value). It returns `Result<(), E>` for any `E` that converts into
+/// An `async fn` taking, in this order, an optional
+/// `beckett::recurring::Occurrence` and an optional `beckett::Context`,
+/// each by value: `()`, `(ctx: Context)`, `(occurrence: Occurrence)` or
+/// `(occurrence: Occurrence, ctx: Context)`. Of two parameters the first is
+/// the occurrence; a single one is the occurrence when its type is named
+/// `Occurrence`, else the context. A parameter of another type is a compile
+/// error at its type.
+///
+/// The occurrence names the job and the time it was due by the schedule,
+/// `occurrence.scheduled_at`, which a run that was delayed or retried sees
+/// unchanged.
+///
+/// It returns `Result<(), E>` for any `E` that converts into
 /// `beckett::BoxError` (`beckett::Error`, `std::io::Error`, `String`,
 /// `anyhow::Error`, ...).
 ///

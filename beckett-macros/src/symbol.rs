@@ -79,6 +79,14 @@ pub const START_END: Symbol = Symbol("end");
 /// The last path segment that makes a handler take the raw stored message.
 pub const ENVELOPE: Symbol = Symbol("Envelope");
 
+/// The last path segment that makes a recurring job's one parameter the
+/// occurrence rather than the context.
+pub const OCCURRENCE: Symbol = Symbol("Occurrence");
+
+/// The last path segment of `beckett::Context`, for telling a recurring
+/// job's parameters written the wrong way round.
+pub const CONTEXT: Symbol = Symbol("Context");
+
 /// The generated wrapper that decodes a message and calls the handler.
 /// Unique enough not to shadow a user's function inside the block that
 /// holds it.

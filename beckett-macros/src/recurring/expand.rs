@@ -1,7 +1,8 @@
 //! Writes the expansion of `#[recurring]`: the user's function unchanged,
 //! then, in a `const _: () = { ... };` block so no name leaks, a wrapper
-//! that calls the function and the registration of the job with the
-//! subscription that runs its occurrences.
+//! that skips superseded occurrences and calls the function for the
+//! others, and the registration of the job with the subscription that runs
+//! its occurrences.
 
 use super::parse::{JobSig, RecurringArgs};
 use crate::handler::expand;
@@ -14,8 +15,9 @@ const STREAM_CATEGORY: &str = "Recurring";
 
 /// The whole expansion. Validation has made sure the expression and the
 /// group are given; `schedule` is the expression as the `cron` crate reads
-/// it. A parameter that is not the context is reported at its type, an
-/// error type that does not convert at the return type.
+/// it. A parameter of another type than its place says (the occurrence,
+/// the context) is reported at its type, an error type that does not
+/// convert at the return type.
 pub fn recurring(
     function: &syn::ItemFn,
     args: &RecurringArgs,
@@ -63,23 +65,45 @@ pub fn recurring(
     }
 }
 
-/// `fn(Envelope, Context) -> HandlerFuture`: calls the job, with the
-/// context when it takes it, converting its error into a `BoxError`. The
-/// envelope, holding the occurrence, is not passed on.
+/// `fn(Envelope, Context) -> HandlerFuture`: returns at once when a newer
+/// occurrence follows this one in the job's stream, so a backlog runs the
+/// job once, for the newest; else calls the job with the occurrence
+/// decoded from the envelope and the context, each when it takes it,
+/// converting its error into a `BoxError`.
 fn wrapper(wrapper: &syn::Ident, sig: &JobSig<'_>) -> TokenStream {
+    let envelope = expand::local("envelope");
+    let occurrence = expand::local("occurrence");
     let ctx = expand::local("ctx");
-    let ctx_arg = expand::local("ctx_arg");
-    // The context is bound to the parameter's type before the call, the
+    let decode = sig.occurrence.map(|_| {
+        quote! {
+            let #occurrence = ::beckett::__private::decode::<
+                ::beckett::__private::Occurrence
+            >(&#envelope)?;
+        }
+    });
+    // Each argument is bound to its parameter's type before the call, the
     // value located at that type: a parameter of another type reads
     // "expected `u32`, found `Context`" at the parameter.
-    let (binding, args) = match sig.context {
-        Some(ty) => (expand::bind(&ctx_arg, &ctx, ty), vec![ctx_arg]),
-        None => (TokenStream::new(), Vec::new()),
-    };
+    let params = [
+        (expand::local("occurrence_arg"), &occurrence, sig.occurrence),
+        (expand::local("ctx_arg"), &ctx, sig.context),
+    ];
+    let mut bindings = Vec::new();
+    let mut args = Vec::new();
+    for (arg, value, ty) in params {
+        if let Some(ty) = ty {
+            bindings.push(expand::bind(&arg, value, ty));
+            args.push(arg);
+        }
+    }
     let call = expand::call(sig.signature.ident, &args, sig.signature.output);
     let body = quote! {
-        #binding
+        if ::beckett::__private::superseded(&#envelope, &#ctx).await? {
+            return ::core::result::Result::Ok(());
+        }
+        #decode
+        #(#bindings)*
         #call
     };
-    expand::wrapper(wrapper, None, sig.context.map(|_| &ctx), &body)
+    expand::wrapper(wrapper, Some(&envelope), Some(&ctx), &body)
 }

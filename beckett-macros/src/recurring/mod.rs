@@ -1,8 +1,10 @@
 //! `#[recurring("<cron>", ...)]`: registers an `async fn` as a job run on
 //! a cron schedule. Parse the expression, the options and the signature,
 //! validate them (checking the expression and rewriting it for the `cron`
-//! crate), expand to the function unchanged, a wrapper that calls it, and
-//! the registration of the job with the subscription that runs it.
+//! crate), expand to the function unchanged, a wrapper that skips
+//! superseded occurrences and calls it with the occurrence and the context
+//! it takes, and the registration of the job with the subscription that
+//! runs it.
 
 mod cron;
 mod expand;

@@ -139,27 +139,63 @@ fn split_at_commas(tokens: TokenStream) -> Vec<Vec<TokenTree>> {
     parts
 }
 
-/// The signature of the function under `#[recurring]`.
+/// The signature of the function under `#[recurring]`: an optional
+/// occurrence, then an optional context.
 pub struct JobSig<'a> {
     /// What every registered function's signature records.
     pub signature: handler::parse::Signature<'a>,
-    /// The type of the one parameter, which must be `beckett::Context`.
+    /// The type of the parameter that receives the occurrence, which must
+    /// be `beckett::recurring::Occurrence`: the first of two, or the only
+    /// one when its type is named `Occurrence`.
+    pub occurrence: Option<&'a syn::Type>,
+    /// The type of the parameter that receives the context, which must be
+    /// `beckett::Context`: the second of two, or the only one when its type
+    /// is not named `Occurrence`.
     pub context: Option<&'a syn::Type>,
-    /// Parameters after the first, which a job cannot have.
+    /// Parameters after the second, which a job cannot have.
     pub extra: Vec<&'a syn::Type>,
 }
 
 impl<'a> JobSig<'a> {
     /// Describes a function's signature; never fails, as everything a job
     /// must not have is recorded for `validate` to report.
+    ///
+    /// The parameters are told apart by their number and place, and a
+    /// single one by its type's name: `Occurrence` (or a reference to it)
+    /// is the occurrence, anything else the context, so that a job written
+    /// against an alias of the context keeps compiling. Whether each really
+    /// has the type its place says is left to the compiler.
     pub fn parse(sig: &'a syn::Signature) -> Self {
         let signature = handler::parse::Signature::parse(sig);
-        let mut params = signature.params.clone().into_iter();
+        let params = signature.params.clone();
+        let (occurrence, context, extra) = match params.as_slice() {
+            [] => (None, None, Vec::new()),
+            [only] if names(only, symbol::OCCURRENCE) => (Some(*only), None, Vec::new()),
+            [only] => (None, Some(*only), Vec::new()),
+            [first, second, extra @ ..] => (Some(*first), Some(*second), extra.to_vec()),
+        };
         Self {
-            context: params.next(),
-            extra: params.collect(),
             signature,
+            occurrence,
+            context,
+            extra,
         }
+    }
+}
+
+/// Whether `ty` is a path whose last segment is `name`, or a reference to
+/// one: `Occurrence`, `beckett::recurring::Occurrence`, `&Occurrence`.
+pub fn names(ty: &syn::Type, name: symbol::Symbol) -> bool {
+    match ty {
+        syn::Type::Path(path) => path
+            .path
+            .segments
+            .last()
+            .is_some_and(|last| last.ident == name),
+        syn::Type::Reference(reference) => names(&reference.elem, name),
+        syn::Type::Paren(paren) => names(&paren.elem, name),
+        syn::Type::Group(group) => names(&group.elem, name),
+        _ => false,
     }
 }
 
@@ -249,14 +285,60 @@ mod tests {
 
     #[test]
     fn job_signatures() {
-        let none: syn::Signature = syn::parse_quote!(async fn job() -> beckett::Result<()>);
-        let sig = JobSig::parse(&none);
-        assert!(sig.context.is_none() && sig.extra.is_empty());
+        /// Which parameter, by name, each place of the signature holds.
+        fn places(sig: syn::Signature) -> (Option<String>, Option<String>, usize) {
+            let sig = JobSig::parse(&sig);
+            let text = |ty: Option<&syn::Type>| ty.map(crate::errors::source_text);
+            (text(sig.occurrence), text(sig.context), sig.extra.len())
+        }
+        let occurrence = || Some("Occurrence".to_owned());
+        let context = || Some("Context".to_owned());
 
-        let two: syn::Signature =
-            syn::parse_quote!(async fn job(ctx: Context, n: u32) -> beckett::Result<()>);
-        let sig = JobSig::parse(&two);
-        assert!(sig.context.is_some());
-        assert_eq!(sig.extra.len(), 1);
+        assert_eq!(
+            places(syn::parse_quote!(async fn job() -> beckett::Result<()>)),
+            (None, None, 0)
+        );
+        assert_eq!(
+            places(syn::parse_quote!(async fn job(ctx: Context) -> beckett::Result<()>)),
+            (None, context(), 0)
+        );
+        assert_eq!(
+            places(syn::parse_quote!(async fn job(ctx: Ctx) -> beckett::Result<()>)),
+            (None, Some("Ctx".to_owned()), 0)
+        );
+        assert_eq!(
+            places(syn::parse_quote!(async fn job(o: Occurrence) -> beckett::Result<()>)),
+            (occurrence(), None, 0)
+        );
+        assert_eq!(
+            places(syn::parse_quote!(
+                async fn job(o: &beckett::recurring::Occurrence) -> beckett::Result<()>
+            )),
+            (Some("&beckett::recurring::Occurrence".to_owned()), None, 0)
+        );
+        assert_eq!(
+            places(syn::parse_quote!(
+                async fn job(o: Occurrence, ctx: Context) -> beckett::Result<()>
+            )),
+            (occurrence(), context(), 0)
+        );
+        // Two parameters are told apart by their place only.
+        assert_eq!(
+            places(syn::parse_quote!(
+                async fn job(ctx: Context, o: Occurrence, n: u32) -> beckett::Result<()>
+            )),
+            (context(), occurrence(), 1)
+        );
+    }
+
+    #[test]
+    fn type_names() {
+        let named = |ty: syn::Type| names(&ty, symbol::OCCURRENCE);
+        assert!(named(syn::parse_quote!(Occurrence)));
+        assert!(named(syn::parse_quote!(beckett::recurring::Occurrence)));
+        assert!(named(syn::parse_quote!(&mut Occurrence)));
+        assert!(!named(syn::parse_quote!(Occurrences)));
+        assert!(!named(syn::parse_quote!(Option<Occurrence>)));
+        assert!(!named(syn::parse_quote!([Occurrence; 1])));
     }
 }

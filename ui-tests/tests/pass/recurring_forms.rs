@@ -1,3 +1,4 @@
+use beckett::recurring::Occurrence;
 use beckett::Context;
 
 // No parameter, a 5-field expression with day names.
@@ -45,9 +46,40 @@ async fn r#match() -> beckett::Result<()> {
     Ok(())
 }
 
+// The occurrence alone: the time it was due, which a late run still sees.
+#[beckett::recurring("0 2 * * *", group = "Billing", name = "nightly_close")]
+async fn nightly_close(occurrence: Occurrence) -> beckett::Result<()> {
+    println!("closing the books of {}", occurrence.scheduled_at.date_naive());
+    Ok(())
+}
+
+// The occurrence through its full path, then the context; a group with dots.
+#[beckett::recurring("*/15 * * * *", group = "Reporting.eu", timeout = "30s")]
+async fn quarter_hour(
+    occurrence: beckett::recurring::Occurrence,
+    ctx: Context,
+) -> Result<(), std::io::Error> {
+    println!(
+        "{} due at {} ({} #{})",
+        occurrence.job,
+        occurrence.scheduled_at,
+        ctx.stream(),
+        ctx.position()
+    );
+    Ok(())
+}
+
+// Parameters named like the macro's locals.
+#[beckett::recurring("@daily", group = "Maintenance")]
+async fn shadowing(envelope: Occurrence, occurrence: Context) -> beckett::Result<()> {
+    let _ = (envelope.scheduled_at, occurrence.position());
+    Ok(())
+}
+
 fn main() {
     // The functions stay callable.
     let _ = weekday_digest();
     let _ = new_year();
     let _ = r#match();
+    let _ = nightly_close(Occurrence::new("nightly_close", Default::default()));
 }
