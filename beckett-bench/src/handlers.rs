@@ -1,0 +1,72 @@
+//! The worker process: `beckett::run()` with the scenarios' subscriptions,
+//! each in a group of its own, picked with `BECKETT_GROUPS`. Workers report
+//! on stdout, which the harness reads when they exit.
+
+use beckett::{Context, Message};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+/// A job whose handler does nothing.
+#[derive(Message, Serialize, Deserialize)]
+pub struct Job {
+    pub n: u64,
+}
+
+/// A message whose handler checks it arrives in stream order.
+#[derive(Message, Serialize, Deserialize)]
+pub struct Step {
+    pub n: u64,
+}
+
+/// A message whose handler reports when it started.
+#[derive(Message, Serialize, Deserialize)]
+pub struct Ping {
+    pub seq: u64,
+}
+
+pub const JOBS: &str = "Jobs";
+pub const ORDERED: &str = "Ordered";
+pub const LATENCY: &str = "Latency";
+
+#[beckett::subscription(group = "Jobs", messages(Job))]
+async fn no_op(_: Job) -> beckett::Result<()> {
+    Ok(())
+}
+
+/// The position each stream was last handled at, in this process.
+static HANDLED: Mutex<Option<HashMap<String, i64>>> = Mutex::new(None);
+/// Messages handled at another position than the one after the last.
+static OUT_OF_ORDER: AtomicU64 = AtomicU64::new(0);
+
+#[beckett::subscription(group = "Ordered", messages(Step))]
+async fn in_order(_: Step, ctx: Context) -> beckett::Result<()> {
+    let mut handled = HANDLED.lock().expect("no handler panics holding it");
+    let last = handled
+        .get_or_insert_with(HashMap::new)
+        .insert(ctx.stream().to_owned(), ctx.position())
+        .unwrap_or(0);
+    if ctx.position() != last + 1 {
+        OUT_OF_ORDER.fetch_add(1, Ordering::Relaxed);
+    }
+    Ok(())
+}
+
+#[beckett::subscription(group = "Latency", messages(Ping))]
+async fn pong(ping: Ping) -> beckett::Result<()> {
+    println!("started {} {}", ping.seq, unix_micros());
+    Ok(())
+}
+
+/// Microseconds since the Unix epoch, by this machine's clock.
+pub fn unix_micros() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
+/// Runs until SIGTERM, then reports what it checked.
+pub async fn work() -> beckett::Result<()> {
+    beckett::run().await?;
+    println!("out_of_order {}", OUT_OF_ORDER.load(Ordering::Relaxed));
+    Ok(())
+}

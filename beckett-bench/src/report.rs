@@ -1,0 +1,30 @@
+//! Results as one JSON line, and the percentiles they quote.
+
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// Prints one result line.
+pub fn emit(scenario: &str, parameters: Value, messages: usize, elapsed: Duration, extra: Value) {
+    let seconds = elapsed.as_secs_f64();
+    let mut line = json!({
+        "scenario": scenario,
+        "parameters": parameters,
+        "messages": messages,
+        "seconds": (seconds * 1000.0).round() / 1000.0,
+        "messages_per_second": (messages as f64 / seconds).round(),
+    });
+    if let (Value::Object(line), Value::Object(extra)) = (&mut line, extra) {
+        line.extend(extra);
+    }
+    println!("{line}");
+}
+
+/// The p50, p90 and p99 of `samples` (milliseconds), as JSON.
+pub fn latency(mut samples: Vec<f64>) -> Value {
+    samples.sort_by(f64::total_cmp);
+    let at = |p: f64| {
+        let index = ((samples.len() as f64 * p).ceil() as usize).clamp(1, samples.len()) - 1;
+        (samples[index] * 100.0).round() / 100.0
+    };
+    json!({ "p50_ms": at(0.50), "p90_ms": at(0.90), "p99_ms": at(0.99) })
+}

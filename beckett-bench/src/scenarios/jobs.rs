@@ -1,0 +1,160 @@
+//! `jobs`, `ordered` and `processes`: messages appended first (timed apart),
+//! then the time from the workers' start until the last is handled.
+
+use crate::database::{BenchDatabase, BenchResult};
+use crate::handlers::{self, Job, Step};
+use crate::report;
+use crate::workers::Worker;
+use beckett::{ExpectedVersion, MessageStorage, NewMessage, PostgresStore};
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+/// How the messages lie in streams, and which group handles them.
+pub struct Shape {
+    streams: usize,
+    per_stream: usize,
+    group: &'static str,
+}
+
+impl Shape {
+    /// 20,000 messages, each in a stream of its own, for a no-op handler.
+    pub const JOBS: Self = Self {
+        streams: 20_000,
+        per_stream: 1,
+        group: handlers::JOBS,
+    };
+    /// 20,000 messages over 1,000 streams, checked to arrive in order.
+    pub const ORDERED: Self = Self {
+        streams: 1_000,
+        per_stream: 20,
+        group: handlers::ORDERED,
+    };
+
+    fn messages(&self) -> usize {
+        self.streams * self.per_stream
+    }
+}
+
+/// Tasks appending the messages before the workers start.
+const APPENDERS: usize = 8;
+/// How long the workers may take before the run counts as failed.
+const LONGEST: Duration = Duration::from_secs(300);
+
+pub async fn run(
+    database: &BenchDatabase,
+    scenario: &str,
+    shape: Shape,
+    workers: usize,
+) -> BenchResult<()> {
+    let store = PostgresStore::new(database.pool.clone());
+    let enqueue_started = Instant::now();
+    enqueue(&store, &shape).await?;
+    let enqueue_seconds = enqueue_started.elapsed().as_secs_f64();
+
+    let started_at: DateTime<Utc> = sqlx::query_scalar("SELECT clock_timestamp()")
+        .fetch_one(&database.pool)
+        .await?;
+    let running = (0..workers)
+        .map(|_| Worker::start(&database.url, shape.group))
+        .collect::<BenchResult<Vec<_>>>()?;
+    wait_until_handled(database, shape.group, shape.messages()).await?;
+    let finished_at: DateTime<Utc> =
+        sqlx::query_scalar("SELECT max(updated_at) FROM beckett.checkpoints WHERE group_name = $1")
+            .bind(shape.group)
+            .fetch_one(&database.pool)
+            .await?;
+
+    let mut peak_rss = Vec::new();
+    let mut out_of_order = 0;
+    for worker in running {
+        peak_rss.push(worker.peak_rss()?);
+        out_of_order += worker
+            .stop()?
+            .lines()
+            .find_map(reported_out_of_order)
+            .unwrap_or(0);
+    }
+    let parameters = json!({
+        "streams": shape.streams,
+        "messages_per_stream": shape.per_stream,
+        "workers": workers,
+    });
+    let mut extra = json!({
+        "enqueue_seconds": (enqueue_seconds * 1000.0).round() / 1000.0,
+        "peak_rss_mib": peak_rss.iter().map(|b| b / (1024 * 1024)).collect::<Vec<_>>(),
+    });
+    if shape.group == handlers::ORDERED {
+        extra["out_of_order"] = json!(out_of_order);
+    }
+    let elapsed = (finished_at - started_at).to_std()?;
+    report::emit(scenario, parameters, shape.messages(), elapsed, extra);
+    Ok(())
+}
+
+/// Appends the messages one at a time from [`APPENDERS`] tasks, each owning
+/// its streams, round by round, so streams fill side by side.
+async fn enqueue(store: &PostgresStore, shape: &Shape) -> BenchResult<()> {
+    let (streams, per_stream, ordered) = (
+        shape.streams,
+        shape.per_stream,
+        shape.group == handlers::ORDERED,
+    );
+    let tasks: Vec<_> = (0..APPENDERS)
+        .map(|task| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for n in 0..per_stream as u64 {
+                    for stream in (task..streams).step_by(APPENDERS) {
+                        let message = if ordered {
+                            NewMessage::new(&Step { n })?
+                        } else {
+                            NewMessage::new(&Job { n: stream as u64 })?
+                        };
+                        store
+                            .append(
+                                &format!("Bench-{stream}"),
+                                ExpectedVersion::Any,
+                                vec![message],
+                            )
+                            .await?;
+                    }
+                }
+                Ok::<_, beckett::Error>(())
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await??;
+    }
+    Ok(())
+}
+
+/// Waits until the group's checkpoints account for `messages` handled.
+pub async fn wait_until_handled(
+    database: &BenchDatabase,
+    group: &str,
+    messages: usize,
+) -> BenchResult<()> {
+    let deadline = Instant::now() + LONGEST;
+    loop {
+        let handled: i64 = sqlx::query_scalar(
+            "SELECT coalesce(sum(stream_position), 0)::bigint FROM beckett.checkpoints
+             WHERE group_name = $1",
+        )
+        .bind(group)
+        .fetch_one(&database.pool)
+        .await?;
+        if handled >= messages as i64 {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("{handled} of {messages} handled after {LONGEST:?}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn reported_out_of_order(line: &str) -> Option<u64> {
+    line.strip_prefix("out_of_order ")?.parse().ok()
+}

@@ -1,0 +1,75 @@
+//! `latency`: an idle worker; 200 single appends 20 ms apart; the time
+//! from each append's commit to its handler's start.
+
+use super::jobs::wait_until_handled;
+use crate::database::{BenchDatabase, BenchResult};
+use crate::handlers::{self, unix_micros, Ping};
+use crate::report;
+use crate::workers::Worker;
+use beckett::{ExpectedVersion, MessageStorage, NewMessage, PostgresStore};
+use serde_json::json;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+const APPENDS: u64 = 200;
+const INTERVAL: Duration = Duration::from_millis(20);
+
+pub async fn run(database: &BenchDatabase) -> BenchResult<()> {
+    let store = PostgresStore::new(database.pool.clone());
+    let worker = Worker::start(&database.url, handlers::LATENCY)?;
+    wait_until_idle(database).await?;
+
+    let started = Instant::now();
+    let mut committed = HashMap::new();
+    for seq in 0..APPENDS {
+        let ping = NewMessage::new(&Ping { seq })?;
+        store
+            .append(&format!("Ping-{seq}"), ExpectedVersion::Any, vec![ping])
+            .await?;
+        committed.insert(seq, unix_micros());
+        tokio::time::sleep(INTERVAL).await;
+    }
+    wait_until_handled(database, handlers::LATENCY, APPENDS as usize).await?;
+    let elapsed = started.elapsed();
+
+    let peak_rss = worker.peak_rss()?;
+    let output = worker.stop()?;
+    let delays: Vec<f64> = output
+        .lines()
+        .filter_map(|line| {
+            let mut words = line.strip_prefix("started ")?.split(' ');
+            let seq: u64 = words.next()?.parse().ok()?;
+            let at: i64 = words.next()?.parse().ok()?;
+            Some((at - committed.get(&seq)?) as f64 / 1000.0)
+        })
+        .collect();
+    if delays.len() != APPENDS as usize {
+        return Err(format!("{} of {APPENDS} handler starts reported", delays.len()).into());
+    }
+    let mut extra = report::latency(delays);
+    extra["peak_rss_mib"] = json!([peak_rss / (1024 * 1024)]);
+    let parameters = json!({ "appends": APPENDS, "interval_ms": INTERVAL.as_millis() });
+    report::emit("latency", parameters, APPENDS as usize, elapsed, extra);
+    Ok(())
+}
+
+/// Waits until the worker has registered its subscription, then a moment
+/// more for its consumers to settle.
+async fn wait_until_idle(database: &BenchDatabase) -> BenchResult<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sqlx::query_scalar::<_, i64>(
+        "SELECT count(*) FROM beckett.subscriptions WHERE group_name = $1",
+    )
+    .bind(handlers::LATENCY)
+    .fetch_one(&database.pool)
+    .await?
+        == 0
+    {
+        if Instant::now() > deadline {
+            return Err("the worker did not start within 30 s".into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    Ok(())
+}
