@@ -7,11 +7,17 @@ use crate::migrate::Schema;
 use serde_json::Value;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Connection, Row};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use uuid::Uuid;
 
 mod scheduled;
+
+/// The announcer's states: nothing on its way, a notification on its way,
+/// and one on its way with another asked for.
+const IDLE: u8 = 0;
+const SENDING: u8 = 1;
+const SENDING_AGAIN: u8 = 2;
 
 /// Connects a pool to the database at `url`.
 ///
@@ -98,7 +104,7 @@ pub struct PostgresStore {
     pool: PgPool,
     sql: Arc<Statements>,
     scheduling: Arc<scheduled::Statements>,
-    announcing: Arc<AtomicBool>,
+    announcing: Arc<AtomicU8>,
 }
 
 impl PostgresStore {
@@ -179,19 +185,40 @@ impl PostgresStore {
     }
 
     /// Announces new messages to the consumers listening, after they
-    /// committed: at most one announcement is on its way at a time, and it
-    /// covers every append that committed before it was sent, so a burst of
-    /// appends costs a few notifications and no commit waits on one.
+    /// committed. One notification is on its way at a time: an append that
+    /// commits while one is sent asks for one more, sent when that one is
+    /// done, so every append is followed by a notification sent after its
+    /// commit, a burst of appends costs a few, and no commit waits on one.
     fn announce(&self) {
-        if self.announcing.swap(true, Ordering::AcqRel) {
-            return;
+        let mut state = self.announcing.load(Ordering::Acquire);
+        loop {
+            let next = match state {
+                IDLE => SENDING,
+                SENDING => SENDING_AGAIN,
+                _ => return,
+            };
+            match self
+                .announcing
+                .compare_exchange(state, next, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) if state == IDLE => break,
+                Ok(_) => return,
+                Err(actual) => state = actual,
+            }
         }
         let (pool, sql, announcing) =
             (self.pool.clone(), self.sql.clone(), self.announcing.clone());
         tokio::spawn(async move {
-            announcing.store(false, Ordering::Release);
-            if let Err(error) = sqlx::query(&sql.announce).execute(&pool).await {
-                tracing::debug!(%error, "cannot announce new messages; consumers poll for them");
+            loop {
+                if let Err(error) = sqlx::query(&sql.announce).execute(&pool).await {
+                    tracing::debug!(%error, "cannot announce new messages; consumers poll for them");
+                }
+                let done =
+                    announcing.compare_exchange(SENDING, IDLE, Ordering::AcqRel, Ordering::Acquire);
+                if done.is_ok() {
+                    return;
+                }
+                announcing.store(SENDING, Ordering::Release);
             }
         });
     }
