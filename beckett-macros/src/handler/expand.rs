@@ -3,6 +3,7 @@
 //! the error of the user's function, and the `SubscriptionDescriptor` that
 //! registers it.
 
+use crate::handler::parse::Signature;
 use crate::symbol;
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned, ToTokens};
@@ -43,23 +44,37 @@ pub fn wrapper(
     }
 }
 
-/// `let arg: ty = value;`, with `value` reported at `ty`: when the value
-/// does not fit, the compiler's "expected `&Context`, found `Context`"
-/// points at the parameter's type.
-pub fn bind(arg: &syn::Ident, value: &syn::Ident, ty: &syn::Type) -> TokenStream {
-    let value = located_at(value, ty);
-    quote! { let #arg: #ty = #value; }
-}
+/// An argument the wrapper may pass: the local it is bound to, the value
+/// it takes, and the type of the user's parameter, if the function has one.
+pub type Arg<'a> = (syn::Ident, &'a syn::Ident, Option<&'a syn::Type>);
 
-/// Calls the user's function with `args` and converts its error into a
-/// `BoxError`. An error type that does not convert is reported at the
-/// error type of the written return type.
-pub fn call(handler: &syn::Ident, args: &[syn::Ident], output: Option<&syn::Type>) -> TokenStream {
-    quote_spanned! {error_type_span(output)=>
+/// Binds each argument the function takes to its parameter's type, then
+/// calls the function with them and converts its error into a `BoxError`.
+///
+/// A value bound as `let arg: ty = value;` is reported at `ty`: when it does
+/// not fit, the compiler's "expected `&Context`, found `Context`" points at
+/// the parameter's type. An error type that does not convert is reported at
+/// the error type of the written return type.
+pub fn bind_and_call(signature: &Signature<'_>, args: [Arg<'_>; 2]) -> TokenStream {
+    let mut bindings = Vec::new();
+    let mut passed = Vec::new();
+    for (arg, value, ty) in args {
+        if let Some(ty) = ty {
+            let value = located_at(value, ty);
+            bindings.push(quote! { let #arg: #ty = #value; });
+            passed.push(arg);
+        }
+    }
+    let handler = signature.ident;
+    let call = quote_spanned! {error_type_span(signature.output)=>
         ::core::result::Result::map_err(
-            #handler(#(#args),*).await,
+            #handler(#(#passed),*).await,
             ::core::convert::Into::<::beckett::__private::BoxError>::into,
         )
+    };
+    quote! {
+        #(#bindings)*
+        #call
     }
 }
 

@@ -81,28 +81,20 @@ fn wrapper(wrapper: &syn::Ident, sig: &JobSig<'_>) -> TokenStream {
             >(&#envelope)?;
         }
     });
-    // Each argument is bound to its parameter's type before the call, the
-    // value located at that type: a parameter of another type reads
-    // "expected `u32`, found `Context`" at the parameter.
-    let params = [
-        (expand::local("occurrence_arg"), &occurrence, sig.occurrence),
-        (expand::local("ctx_arg"), &ctx, sig.context),
-    ];
-    let mut bindings = Vec::new();
-    let mut args = Vec::new();
-    for (arg, value, ty) in params {
-        if let Some(ty) = ty {
-            bindings.push(expand::bind(&arg, value, ty));
-            args.push(arg);
-        }
-    }
-    let call = expand::call(sig.signature.ident, &args, sig.signature.output);
+    // A parameter of another type reads "expected `u32`, found `Context`"
+    // at the parameter.
+    let call = expand::bind_and_call(
+        &sig.signature,
+        [
+            (expand::local("occurrence_arg"), &occurrence, sig.occurrence),
+            (expand::local("ctx_arg"), &ctx, sig.context),
+        ],
+    );
     let body = quote! {
         if ::beckett::__private::superseded(&#envelope, &#ctx).await? {
             return ::core::result::Result::Ok(());
         }
         #decode
-        #(#bindings)*
         #call
     };
     expand::wrapper(wrapper, Some(&envelope), Some(&ctx), &body)

@@ -12,32 +12,22 @@ mod parse;
 mod validate;
 
 use crate::errors::Errors;
+use crate::handler;
 use proc_macro2::TokenStream;
-use quote::quote;
 
 /// Runs the attribute. On mistakes, the output is the user's function
 /// unchanged followed by every error, so editors still see the function.
 pub fn attribute(args: TokenStream, item: TokenStream) -> TokenStream {
-    let function: syn::ItemFn = match syn::parse2(item.clone()) {
-        Ok(function) => function,
-        Err(_) => {
-            let error = syn::Error::new(
-                proc_macro2::Span::call_site(),
-                "`#[recurring]` goes on an `async fn`, the job to run on the schedule",
-            )
-            .into_compile_error();
-            return quote! { #error #item };
-        }
-    };
-    let mut errors = Errors::default();
-    let args = parse::RecurringArgs::parse(args, &mut errors);
-    let sig = parse::JobSig::parse(&function.sig);
-    let schedule = validate::check(&args, &sig, &mut errors);
-    match errors.finish() {
-        Ok(()) => expand::recurring(&function, &args, &sig, &schedule),
-        Err(errors) => {
-            let errors = errors.into_compile_error();
-            quote! { #function #errors }
-        }
-    }
+    handler::attribute(
+        item,
+        "`#[recurring]` goes on an `async fn`, the job to run on the schedule",
+        |function| {
+            let mut errors = Errors::default();
+            let args = parse::RecurringArgs::parse(args, &mut errors);
+            let sig = parse::JobSig::parse(&function.sig);
+            let schedule = validate::check(&args, &sig, &mut errors);
+            errors.finish()?;
+            Ok(expand::recurring(function, &args, &sig, &schedule))
+        },
+    )
 }

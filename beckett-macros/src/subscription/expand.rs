@@ -67,30 +67,21 @@ fn wrapper(wrapper: &syn::Ident, sig: &HandlerSig<'_>, decoding: &Decoding<'_>) 
             let #message = <#param as ::beckett::__private::MessageSet>::decode(&#envelope)?;
         },
     };
-    // Each argument is bound to its parameter's type before the call, the
-    // value located at that type: a mismatch reads "expected `OrderShipped`,
-    // found `OrderPlaced`" or "expected `&Context`, found `Context`" at the
-    // parameter.
-    let params = [
-        (
-            expand::local("message_arg"),
-            &message,
-            sig.message.map(MessageParam::ty),
-        ),
-        (expand::local("ctx_arg"), &ctx, sig.context),
-    ];
-    let mut bindings = Vec::new();
-    let mut args = Vec::new();
-    for (arg, value, ty) in params {
-        if let Some(ty) = ty {
-            bindings.push(expand::bind(&arg, value, ty));
-            args.push(arg);
-        }
-    }
-    let call = expand::call(sig.signature.ident, &args, sig.signature.output);
+    // A mismatch reads "expected `OrderShipped`, found `OrderPlaced`" or
+    // "expected `&Context`, found `Context`" at the parameter.
+    let call = expand::bind_and_call(
+        &sig.signature,
+        [
+            (
+                expand::local("message_arg"),
+                &message,
+                sig.message.map(MessageParam::ty),
+            ),
+            (expand::local("ctx_arg"), &ctx, sig.context),
+        ],
+    );
     let body = quote! {
         #decode
-        #(#bindings)*
         #call
     };
     expand::wrapper(wrapper, Some(&envelope), sig.context.map(|_| &ctx), &body)
