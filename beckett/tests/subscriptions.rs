@@ -8,11 +8,10 @@ use beckett::{
     Beckett, Context, Envelope, Error, ExpectedVersion, MessageStorage, Metadata, NewMessage,
     PostgresStore,
 };
-use common::{counted, eventually, store, Counted, ItemAdded};
+use common::{counted, eventually, store, Counted, ItemAdded, Running};
 use serde_json::json;
 use sqlx::PgPool;
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
 
 async fn record(ctx: &Context) -> Result<(), sqlx::Error> {
     sqlx::query("INSERT INTO handled (stream, position) VALUES ($1, $2)")
@@ -91,13 +90,7 @@ async fn late(_: Envelope, ctx: Context) -> Result<(), sqlx::Error> {
 
 /// A process running `group` on the test's database until the returned
 /// token is cancelled.
-async fn start(
-    pool: &PgPool,
-    group: &str,
-) -> (
-    CancellationToken,
-    tokio::task::JoinHandle<beckett::Result<()>>,
-) {
+async fn start(pool: &PgPool, group: &str) -> Running {
     start_with(pool, group, |builder| builder).await
 }
 
@@ -106,10 +99,7 @@ async fn start_with(
     pool: &PgPool,
     group: &str,
     configure: impl FnOnce(beckett::Builder) -> beckett::Builder,
-) -> (
-    CancellationToken,
-    tokio::task::JoinHandle<beckett::Result<()>>,
-) {
+) -> Running {
     for table in [
         "CREATE TABLE IF NOT EXISTS handled (id bigserial, stream text, position bigint)",
         "CREATE TABLE IF NOT EXISTS healed (at timestamptz)",

@@ -79,6 +79,13 @@ pub async fn read_global_until(store: &PostgresStore, count: usize) -> Vec<Envel
     }
 }
 
+/// A process running in the test: cancel the token to stop it, then await
+/// its end.
+pub type Running = (
+    CancellationToken,
+    tokio::task::JoinHandle<beckett::Result<()>>,
+);
+
 /// Runs `group` in this process on the test's database, with short polls
 /// and retry delays and the test's own settings on top, until the returned
 /// token is cancelled.
@@ -86,10 +93,7 @@ pub fn run_group(
     pool: &PgPool,
     group: &str,
     configure: impl FnOnce(beckett::Builder) -> beckett::Builder,
-) -> (
-    CancellationToken,
-    tokio::task::JoinHandle<beckett::Result<()>>,
-) {
+) -> Running {
     let stop = CancellationToken::new();
     let builder = Beckett::builder()
         .pool(pool.clone())

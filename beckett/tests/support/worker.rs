@@ -19,6 +19,21 @@ fn worker() -> String {
     std::env::var("WORKER_NAME").unwrap_or_else(|_| "worker".to_owned())
 }
 
+/// An insert of the handled message's stream and position, labelled with
+/// this worker's name, into `$table`.
+macro_rules! recorded {
+    ($table:literal, $ctx:expr) => {
+        sqlx::query(concat!(
+            "INSERT INTO ",
+            $table,
+            " (worker, stream, position) VALUES ($1, $2, $3)"
+        ))
+        .bind(worker())
+        .bind($ctx.stream())
+        .bind($ctx.position())
+    };
+}
+
 async fn delay() {
     let millis: u64 = std::env::var("WORKER_HANDLER_DELAY_MS")
         .ok()
@@ -30,17 +45,11 @@ async fn delay() {
 /// Records each message once handled (at least once: a kill can repeat it).
 #[beckett::subscription(group = "Workers", messages(Counted))]
 async fn record(_: Counted, ctx: Context) -> beckett::Result<()> {
-    sqlx::query("INSERT INTO started (worker, stream, position) VALUES ($1, $2, $3)")
-        .bind(worker())
-        .bind(ctx.stream())
-        .bind(ctx.position())
+    recorded!("started", ctx)
         .execute(ctx.store().pool())
         .await?;
     delay().await;
-    sqlx::query("INSERT INTO handled (worker, stream, position) VALUES ($1, $2, $3)")
-        .bind(worker())
-        .bind(ctx.stream())
-        .bind(ctx.position())
+    recorded!("handled", ctx)
         .execute(ctx.store().pool())
         .await?;
     Ok(())
@@ -52,12 +61,7 @@ async fn record(_: Counted, ctx: Context) -> beckett::Result<()> {
 async fn record_once(_: Counted, ctx: Context) -> beckett::Result<()> {
     delay().await;
     let mut tx = ctx.transaction().expect("transactional");
-    sqlx::query("INSERT INTO handled_once (worker, stream, position) VALUES ($1, $2, $3)")
-        .bind(worker())
-        .bind(ctx.stream())
-        .bind(ctx.position())
-        .execute(&mut *tx)
-        .await?;
+    recorded!("handled_once", ctx).execute(&mut *tx).await?;
     Ok(())
 }
 
@@ -95,12 +99,7 @@ async fn minutely(ctx: Context) -> beckett::Result<()> {
 }
 
 async fn record_tick(ctx: &Context) -> beckett::Result<()> {
-    sqlx::query("INSERT INTO ticks (worker, stream, position) VALUES ($1, $2, $3)")
-        .bind(worker())
-        .bind(ctx.stream())
-        .bind(ctx.position())
-        .execute(ctx.store().pool())
-        .await?;
+    recorded!("ticks", ctx).execute(ctx.store().pool()).await?;
     Ok(())
 }
 
