@@ -277,6 +277,38 @@ async fn an_hour_of_missed_minutes_fires_once(options: PgPoolOptions, connect: P
 }
 
 #[sqlx::test(migrations = false)]
+async fn a_job_never_fired_counts_from_its_declaration(
+    options: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let store = setup(options, &connect).await;
+    // Declared an hour ago by a process that stopped before the job's first
+    // occurrence.
+    sqlx::query(
+        "INSERT INTO beckett.recurring_jobs (group_name, name, cron, stream_name, declared_at)
+         VALUES ('Minutely', 'minutely', '0 * * * * *', $1, now() - interval '1 hour')",
+    )
+    .bind(MINUTELY)
+    .execute(store.pool())
+    .await
+    .unwrap();
+
+    let started_at = Utc::now();
+    let mut workers = start(&connect, 1, "Minutely");
+    eventually("the missed occurrence is handled", || async {
+        ticks(store.pool(), MINUTELY).await.contains(&1)
+    })
+    .await;
+    stop(&mut workers);
+
+    let times = scheduled_times(&occurrences(&store, MINUTELY).await);
+    assert!(
+        times[0] <= started_at,
+        "the occurrences missed since the job was declared fire once at start: {times:?}"
+    );
+}
+
+#[sqlx::test(migrations = false)]
 async fn a_job_no_longer_declared_stops_and_says_so(
     options: PgPoolOptions,
     connect: PgConnectOptions,
