@@ -22,6 +22,11 @@ pub struct Config {
     /// Messages read at once, from the global order or a stream
     /// (`BECKETT_BATCH_SIZE`, default 100).
     pub batch_size: usize,
+    /// Checkpoints of a group this process holds reserved at once, handled
+    /// or waiting for a handler (`BECKETT_PREFETCH`, default 500). More
+    /// saves round trips when handlers are quick; less leaves more of a
+    /// backlog of slow work to other processes.
+    pub prefetch: usize,
     /// How long a reserved checkpoint stays reserved without progress before
     /// another process may take it (`BECKETT_RESERVATION_TIMEOUT`, default
     /// 5m).
@@ -56,6 +61,7 @@ impl Default for Config {
             groups: None,
             concurrency: (cpus * 5).min(20),
             batch_size: 100,
+            prefetch: 500,
             reservation_timeout: Duration::from_secs(300),
             poll_interval: Duration::from_secs(1),
             handler_timeout: Duration::from_secs(60),
@@ -124,6 +130,9 @@ impl Config {
         }
         if let Some(v) = var("BECKETT_BATCH_SIZE") {
             config.batch_size = count(v)?;
+        }
+        if let Some(v) = var("BECKETT_PREFETCH") {
+            config.prefetch = count(v)?;
         }
         if let Some(v) = var("BECKETT_MAX_RETRIES") {
             let (name, value) = v;

@@ -185,6 +185,12 @@ impl Builder {
         self
     }
 
+    /// Checkpoints of a group held reserved at once.
+    pub fn prefetch(mut self, prefetch: usize) -> Self {
+        self.config.prefetch = prefetch;
+        self
+    }
+
     /// How long a checkpoint stays reserved without progress.
     pub fn reservation_timeout(mut self, timeout: Duration) -> Self {
         self.config.reservation_timeout = timeout;
@@ -241,6 +247,9 @@ impl Builder {
         }
         if config.batch_size == 0 {
             return invalid("BECKETT_BATCH_SIZE", "must be at least 1");
+        }
+        if config.prefetch == 0 {
+            return invalid("BECKETT_PREFETCH", "must be at least 1");
         }
         if config.groups.as_ref().is_some_and(Vec::is_empty) {
             return invalid("BECKETT_GROUPS", "names no group");

@@ -1,12 +1,13 @@
 //! The engine's own state on Postgres: subscriptions' global cursors and
 //! their per-stream checkpoints. All of its SQL is here.
 
-use super::GlobalCursor;
+use super::{envelope, Envelope, GlobalCursor, MESSAGE_COLUMNS};
 use crate::error::Result;
 use crate::migrate::Schema;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::types::PgInterval;
-use sqlx::postgres::{PgConnection, PgPool};
+use sqlx::postgres::{PgConnection, PgPool, PgRow};
+use sqlx::{FromRow, Row};
 use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
@@ -15,14 +16,32 @@ use uuid::Uuid;
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub(crate) struct Reservation {
     pub subscription: String,
-    #[sqlx(rename = "stream_name")]
+    #[sqlx(rename = "reserved_stream")]
     pub stream: String,
-    #[sqlx(rename = "stream_position")]
+    #[sqlx(rename = "reserved_position")]
     pub position: i64,
     #[sqlx(try_from = "i32")]
     pub attempts: u32,
     #[sqlx(rename = "reserved_by")]
     pub token: Uuid,
+}
+
+/// A reservation with the first messages of its stream after the
+/// checkpoint's position, read in the statement that reserved it; an
+/// error when one of them could not be mapped.
+#[derive(Debug)]
+pub(crate) struct Reserved {
+    pub reservation: Reservation,
+    pub messages: Result<Vec<Envelope>>,
+}
+
+/// A reserved checkpoint done with: to move to `position` and release.
+#[derive(Debug, Clone)]
+pub(crate) struct Completed {
+    pub subscription: String,
+    pub stream: String,
+    pub token: Uuid,
+    pub position: i64,
 }
 
 /// The outcome recorded for a failed handler call.
@@ -174,21 +193,65 @@ impl Checkpoints {
     }
 
     /// Reserves up to `limit` lagging, due checkpoints of the group's
-    /// `subscriptions`, each under a token of its own, for `timeout`.
+    /// `subscriptions`, each under a token of its own, for `timeout`, and
+    /// reads up to `read` messages of each one's stream after its position,
+    /// all in one statement.
     pub async fn reserve(
         &self,
         group: &str,
         subscriptions: &[&str],
         limit: usize,
+        read: usize,
         timeout: Duration,
-    ) -> Result<Vec<Reservation>> {
-        Ok(sqlx::query_as(&self.sql.reserve)
+    ) -> Result<Vec<Reserved>> {
+        let rows = sqlx::query(&self.sql.reserve)
             .bind(group)
             .bind(subscriptions)
             .bind(i64::try_from(limit).unwrap_or(i64::MAX))
             .bind(interval(timeout))
+            .bind(i64::try_from(read).unwrap_or(i64::MAX))
             .fetch_all(&self.pool)
-            .await?)
+            .await?;
+        let mut reserved: Vec<Reserved> = Vec::new();
+        for row in &rows {
+            let token: Uuid = row.try_get("reserved_by")?;
+            let same = reserved.last().filter(|r| r.reservation.token == token);
+            if same.is_none() {
+                reserved.push(Reserved {
+                    reservation: Reservation::from_row(row)?,
+                    messages: Ok(Vec::new()),
+                });
+            }
+            let last = reserved.last_mut().expect("pushed above");
+            if let Ok(messages) = &mut last.messages {
+                match message(row) {
+                    Ok(Some(message)) => messages.push(message),
+                    Ok(None) => {}
+                    Err(error) => last.messages = Err(error),
+                }
+            }
+        }
+        Ok(reserved)
+    }
+
+    /// Moves done-with checkpoints to their positions and releases them,
+    /// clearing any retry state, in one statement. Checkpoints whose
+    /// reservation was taken over are left as they are. True when one of
+    /// them lags again: its stream had new messages meanwhile.
+    pub async fn complete(&self, group: &str, completed: &[Completed]) -> Result<bool> {
+        let subscriptions: Vec<&str> = completed.iter().map(|c| &*c.subscription).collect();
+        let streams: Vec<&str> = completed.iter().map(|c| &*c.stream).collect();
+        let tokens: Vec<Uuid> = completed.iter().map(|c| c.token).collect();
+        let positions: Vec<i64> = completed.iter().map(|c| c.position).collect();
+        let lagging = sqlx::query_scalar(&self.sql.complete)
+            .bind(group)
+            .bind(subscriptions)
+            .bind(streams)
+            .bind(tokens)
+            .bind(positions)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(lagging)
     }
 
     /// Moves a reserved checkpoint to `position`, clearing any retry state,
@@ -290,6 +353,13 @@ impl Checkpoints {
     }
 }
 
+/// The message a row of the reserve statement carries, if any: a
+/// reservation whose stream had nothing to read comes with none.
+fn message(row: &PgRow) -> Result<Option<Envelope>> {
+    let id: Option<Uuid> = row.try_get("id")?;
+    id.map(|_| envelope(row)).transpose()
+}
+
 /// A duration as Postgres holds it, to the microsecond.
 fn interval(duration: Duration) -> PgInterval {
     PgInterval {
@@ -310,6 +380,7 @@ struct Statements {
     raise_versions: String,
     move_cursors: String,
     reserve: String,
+    complete: String,
     advance: String,
     fail: String,
     release: String,
@@ -359,9 +430,15 @@ impl Statements {
                  FROM unnest($2::text[], $3::bigint[], $4::bigint[]) AS c (name, t, p)
                  WHERE s.group_name = $1 AND s.name = c.name"
             ),
+            // The update finds the rows by the row versions locked, which
+            // no one else can change first: a join on the key would hash
+            // the whole table. Messages and checkpoints come from one
+            // snapshot: a checkpoint raised by a transaction that committed
+            // after it was taken reads fewer messages than it lags by, and
+            // is reserved again once released.
             reserve: format!(
                 "WITH ready AS (
-                    SELECT group_name, subscription, stream_name FROM {s}.checkpoints
+                    SELECT ctid FROM {s}.checkpoints
                     WHERE group_name = $1 AND subscription = ANY($2)
                         AND stream_version > stream_position AND status <> 'failed'
                         AND process_at <= now()
@@ -369,14 +446,36 @@ impl Statements {
                     ORDER BY process_at
                     LIMIT $3
                     FOR UPDATE SKIP LOCKED
+                ), reserved AS (
+                    UPDATE {s}.checkpoints AS c
+                    SET reserved_by = gen_random_uuid(), reserved_until = now() + $4
+                    WHERE c.ctid = ANY(ARRAY(SELECT ctid FROM ready))
+                    RETURNING c.subscription, c.stream_name AS reserved_stream,
+                        c.stream_position AS reserved_position, c.attempts, c.reserved_by
                 )
-                UPDATE {s}.checkpoints AS c
-                SET reserved_by = gen_random_uuid(), reserved_until = now() + $4
-                FROM ready
-                WHERE (c.group_name, c.subscription, c.stream_name)
-                    = (ready.group_name, ready.subscription, ready.stream_name)
-                RETURNING c.subscription, c.stream_name, c.stream_position, c.attempts,
-                    c.reserved_by"
+                SELECT r.*, {MESSAGE_COLUMNS}
+                FROM reserved AS r
+                LEFT JOIN LATERAL (
+                    SELECT {MESSAGE_COLUMNS} FROM {s}.messages
+                    WHERE stream_name = r.reserved_stream
+                        AND stream_position > r.reserved_position
+                    ORDER BY stream_position LIMIT $5
+                ) AS m ON true
+                ORDER BY r.reserved_by, m.stream_position"
+            ),
+            complete: format!(
+                "WITH completed AS (
+                    UPDATE {s}.checkpoints AS c
+                    SET stream_position = d.position, status = 'active', attempts = 0,
+                        last_error = NULL, reserved_by = NULL, reserved_until = NULL,
+                        updated_at = now()
+                    FROM unnest($2::text[], $3::text[], $4::uuid[], $5::bigint[])
+                        AS d (subscription, stream, token, position)
+                    WHERE c.group_name = $1 AND c.subscription = d.subscription
+                        AND c.stream_name = d.stream AND c.reserved_by = d.token
+                    RETURNING c.stream_version > c.stream_position AS lagging
+                )
+                SELECT coalesce(bool_or(lagging), false) FROM completed"
             ),
             // Only the holder of the reservation's token moves the
             // checkpoint: a process whose reservation expired and was taken

@@ -12,6 +12,7 @@ mod stream_name;
 
 pub use envelope::{Envelope, GlobalCursor};
 pub use postgres::{connect, connect_from_env, PostgresStore};
+pub(crate) use postgres::{envelope, MESSAGE_COLUMNS};
 pub(crate) use recurring_jobs::{DeclaredJob, RecurringJobs};
 pub use stream_name::{category, MAX_STREAM_NAME_BYTES};
 

@@ -1,84 +1,100 @@
-//! The checkpoint consumer: every process reserves lagging checkpoints,
-//! reads each stream from its checkpoint, hands the messages to the handler
-//! in stream order, and moves the checkpoint on.
+//! The checkpoint consumer: every process reserves lagging checkpoints in
+//! batches, together with the first messages of their streams, hands the
+//! messages to the handler in stream order, and moves the checkpoints on.
 
+use super::completer::{self, Completions};
 use super::context::{take_transaction, Context};
 use super::engine::Engine;
 use super::registry::SubscriptionDescriptor;
 use super::retry::backoff;
 use super::wakeup::wait;
 use crate::error::Result;
-use crate::store::checkpoints::{Failure, Reservation};
+use crate::store::checkpoints::{Completed, Failure, Reservation, Reserved};
 use crate::store::{Envelope, MessageStorage};
 use futures_util::FutureExt;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{Mutex, OwnedSemaphorePermit};
+use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
 /// Reserves and handles the group's lagging checkpoints until shutdown,
-/// then lets in-flight handlers finish within the grace period and
-/// releases whatever is still reserved.
+/// then lets in-flight handlers finish within the grace period, moves on
+/// the checkpoints they finished, and leaves the rest to be released.
+///
+/// The process holds up to `prefetch` of the group's checkpoints at a time.
+/// It reserves more once half of them are done with, so reservations come
+/// in batches, and holds back none it could start on soon.
 pub(crate) async fn run(
     engine: Arc<Engine>,
     group: &'static str,
     subscriptions: Vec<&'static SubscriptionDescriptor>,
 ) {
     let names: Vec<&str> = subscriptions.iter().map(|s| s.name).collect();
+    let (completions, completer) = completer::start(engine.clone(), group);
+    let prefetch = engine.config.prefetch;
+    let slots = Arc::new(Semaphore::new(prefetch));
     let mut handlers = JoinSet::new();
     let mut delay = Duration::from_millis(100);
     while !engine.shutdown.is_cancelled() {
         while handlers.try_join_next().is_some() {}
-        let permit = tokio::select! {
-            permit = engine.permits.clone().acquire_owned() => permit.expect("never closed"),
+        let mut room = tokio::select! {
+            room = slots.clone().acquire_many_owned(refill_at(prefetch)) => {
+                room.expect("never closed")
+            }
             () = engine.shutdown.cancelled() => break,
         };
-        let free = 1 + engine.permits.available_permits();
+        let free = u32::try_from(slots.available_permits()).unwrap_or(u32::MAX);
+        if let Ok(more) = slots.clone().try_acquire_many_owned(free) {
+            room.merge(more);
+        }
+        let limit = room.num_permits();
         let reserved = engine
             .checkpoints
-            .reserve(group, &names, free, engine.config.reservation_timeout)
+            .reserve(
+                group,
+                &names,
+                limit,
+                engine.config.batch_size,
+                engine.config.reservation_timeout,
+            )
             .await;
         match reserved {
-            Ok(reserved) if reserved.is_empty() => {
-                drop(permit);
-                wait(
-                    engine.wakeups.checkpoints(group),
-                    engine.config.poll_interval,
-                    &engine.shutdown,
-                )
-                .await;
-            }
             Ok(reserved) => {
                 delay = Duration::from_millis(100);
-                let mut permit = Some(permit);
-                for reservation in reserved {
-                    let permit = match permit.take() {
-                        Some(permit) => permit,
-                        None => engine
-                            .permits
-                            .clone()
-                            .acquire_owned()
-                            .await
-                            .expect("never closed"),
-                    };
+                let caught_up = reserved.len() < limit;
+                engine
+                    .held
+                    .lock()
+                    .expect("never poisoned")
+                    .extend(reserved.iter().map(|r| r.reservation.token));
+                for reserved in reserved {
                     let subscription = subscriptions
                         .iter()
-                        .find(|s| s.name == reservation.subscription)
+                        .find(|s| s.name == reserved.reservation.subscription)
                         .copied()
                         .expect("reserved only for the group's subscriptions");
-                    engine.held.lock().await.insert(reservation.token);
-                    handlers.spawn(handle(
-                        engine.clone(),
+                    let slot = room.split(1).expect("one slot per reservation");
+                    let stream = Stream {
+                        engine: engine.clone(),
                         group,
                         subscription,
-                        reservation,
-                        permit,
-                    ));
+                        completions: completions.clone(),
+                    };
+                    handlers.spawn(stream.handle(reserved, slot));
+                }
+                drop(room);
+                if caught_up {
+                    wait(
+                        engine.wakeups.checkpoints(group),
+                        engine.config.poll_interval,
+                        &engine.shutdown,
+                    )
+                    .await;
                 }
             }
             Err(error) => {
-                drop(permit);
+                drop(room);
                 tracing::warn!(group, %error, "cannot reserve checkpoints; retrying");
                 tokio::select! {
                     () = tokio::time::sleep(delay) => {}
@@ -102,32 +118,196 @@ pub(crate) async fn run(
         );
         handlers.shutdown().await;
     }
+    drop(completions);
+    completer.await.expect("the completer does not panic");
 }
 
-/// Handles one reserved checkpoint's stream until it is caught up, fails,
-/// loses its reservation or the process shuts down, then lets go of it.
-async fn handle(
+/// How many of `prefetch` slots must be free before reserving again.
+fn refill_at(prefetch: usize) -> u32 {
+    u32::try_from(prefetch.div_ceil(2)).unwrap_or(u32::MAX)
+}
+
+/// What handling one reserved stream needs.
+struct Stream {
     engine: Arc<Engine>,
     group: &'static str,
     subscription: &'static SubscriptionDescriptor,
-    reservation: Reservation,
-    _permit: OwnedSemaphorePermit,
-) {
-    // After an error (most likely the database going away) the stream
-    // pauses a moment, so a dead connection does not spin through retries.
-    let pause = match handle_stream(&engine, group, subscription, &reservation).await {
-        Ok(Ended::LetGo) => None,
-        Ok(Ended::Held) => Some(Duration::ZERO),
-        Err(error) => {
-            tracing::warn!(group, subscription = subscription.name, stream = reservation.stream,
-                %error, "stopped handling a stream; it resumes after a pause");
-            Some(Duration::from_secs(1))
+    completions: Completions,
+}
+
+/// How handling a stream ended.
+enum Ended {
+    /// Handled up to this position, and caught up when read: the
+    /// checkpoint is to be moved there and released.
+    Done(i64),
+    /// The reservation is still held and must be released as it is.
+    Held,
+    /// The reservation is gone: released with a failure, or taken over by
+    /// another process.
+    LetGo,
+}
+
+/// What came of one message.
+enum Handled {
+    /// Handled (and, for a transactional handler, its checkpoint moved).
+    Done,
+    /// Another process holds the checkpoint now; stop.
+    Lost,
+    /// The handler failed with this error.
+    Failed(String),
+}
+
+impl Stream {
+    /// Handles one reserved checkpoint's stream until it is caught up,
+    /// fails, loses its reservation or the process shuts down, then lets go
+    /// of it.
+    async fn handle(self, reserved: Reserved, slot: OwnedSemaphorePermit) {
+        let Reserved {
+            reservation,
+            messages,
+        } = reserved;
+        let token = reservation.token;
+        let ended = {
+            let _permit = self.engine.permits.acquire().await.expect("never closed");
+            self.handle_stream(&reservation, messages).await
+        };
+        // After an error (most likely the database going away) the stream
+        // pauses a moment, so a dead connection does not spin through
+        // retries.
+        let pause = match ended {
+            Ok(Ended::Done(position)) => {
+                let Reservation {
+                    subscription,
+                    stream,
+                    ..
+                } = reservation;
+                let completed = Completed {
+                    subscription,
+                    stream,
+                    token,
+                    position,
+                };
+                self.completions.send(completed, slot);
+                return;
+            }
+            Ok(Ended::LetGo) => None,
+            Ok(Ended::Held) => Some(Duration::ZERO),
+            Err(error) => {
+                tracing::warn!(group = self.group, subscription = self.subscription.name,
+                    stream = reservation.stream, %error,
+                    "stopped handling a stream; it resumes after a pause");
+                Some(Duration::from_secs(1))
+            }
+        };
+        if let Some(pause) = pause {
+            release(&self.engine, token, pause).await;
         }
-    };
-    if let Some(pause) = pause {
-        release(&engine, reservation.token, pause).await;
+        self.engine
+            .held
+            .lock()
+            .expect("never poisoned")
+            .remove(&token);
     }
-    engine.held.lock().await.remove(&reservation.token);
+
+    async fn handle_stream(
+        &self,
+        reservation: &Reservation,
+        first: Result<Vec<Envelope>>,
+    ) -> Result<Ended> {
+        let (engine, subscription) = (&*self.engine, self.subscription);
+        let config = &engine.config;
+        let mut position = reservation.position;
+        let mut attempts = reservation.attempts;
+        let mut batch = first?;
+        loop {
+            if batch.is_empty() {
+                return Ok(Ended::Held);
+            }
+            let caught_up = batch.len() < config.batch_size;
+            let mut handled = position;
+            for envelope in batch {
+                if engine.shutdown.is_cancelled() {
+                    break;
+                }
+                if !subscription.selects(&envelope.message_type, &envelope.stream) {
+                    handled = envelope.position;
+                    continue;
+                }
+                let at = envelope.position;
+                let outcome = call(
+                    engine,
+                    self.group,
+                    subscription,
+                    reservation,
+                    envelope,
+                    attempts + 1,
+                )
+                .await?;
+                match outcome {
+                    Handled::Done => {
+                        handled = at;
+                        attempts = 0;
+                    }
+                    Handled::Lost => return Ok(Ended::LetGo),
+                    Handled::Failed(error) => {
+                        self.fail(reservation, handled, at, attempts + 1, error)
+                            .await?;
+                        return Ok(Ended::LetGo);
+                    }
+                }
+            }
+            // A short batch was the stream's end when read: the checkpoint
+            // is moved and let go of. Messages appended since leave it
+            // lagging, and it is reserved again.
+            if handled == position {
+                return Ok(Ended::Held);
+            }
+            if caught_up || engine.shutdown.is_cancelled() {
+                return Ok(Ended::Done(handled));
+            }
+            let keep = Some(config.reservation_timeout);
+            let advanced = engine
+                .checkpoints
+                .advance(None, self.group, reservation, handled, keep)
+                .await?;
+            if !advanced {
+                return Ok(Ended::LetGo);
+            }
+            position = handled;
+            batch = engine
+                .store
+                .read_stream(&reservation.stream, position + 1, config.batch_size)
+                .await?;
+        }
+    }
+
+    /// Records a failed call of the message at `at`, to be retried after a
+    /// backoff or, past the subscription's retries, marked failed.
+    async fn fail(
+        &self,
+        reservation: &Reservation,
+        handled: i64,
+        at: i64,
+        attempts: u32,
+        error: String,
+    ) -> Result<()> {
+        let config = &self.engine.config;
+        let max = self.subscription.max_retries.unwrap_or(config.max_retries);
+        let retry_in = (attempts <= max)
+            .then(|| backoff(attempts, config.retry_base_delay, config.retry_max_delay));
+        tracing::warn!(group = self.group, subscription = self.subscription.name,
+            stream = reservation.stream, position = at, attempts, %error, "handler failed");
+        let failure = Failure {
+            position: handled,
+            attempts,
+            error,
+            retry_in,
+        };
+        self.engine
+            .checkpoints
+            .fail(self.group, reservation, &failure)
+            .await
+    }
 }
 
 /// Releases a reservation, retrying a few times: after the database drops
@@ -147,107 +327,6 @@ async fn release(engine: &Engine, token: uuid::Uuid, pause: Duration) {
             }
         }
     }
-}
-
-/// How handling a stream ended.
-enum Ended {
-    /// The reservation is still held and must be released.
-    Held,
-    /// The reservation is gone: released with the last advance or the
-    /// failure, or taken over by another process.
-    LetGo,
-}
-
-/// What came of one message.
-enum Handled {
-    /// Handled (and, for a transactional handler, its checkpoint moved).
-    Done,
-    /// Another process holds the checkpoint now; stop.
-    Lost,
-    /// The handler failed with this error.
-    Failed(String),
-}
-
-async fn handle_stream(
-    engine: &Engine,
-    group: &'static str,
-    subscription: &'static SubscriptionDescriptor,
-    reservation: &Reservation,
-) -> Result<Ended> {
-    let config = &engine.config;
-    let mut position = reservation.position;
-    let mut attempts = reservation.attempts;
-    while !engine.shutdown.is_cancelled() {
-        let batch = engine
-            .store
-            .read_stream(&reservation.stream, position + 1, config.batch_size)
-            .await?;
-        if batch.is_empty() {
-            return Ok(Ended::Held);
-        }
-        let caught_up = batch.len() < config.batch_size;
-        let mut handled = position;
-        for envelope in batch {
-            if engine.shutdown.is_cancelled() {
-                break;
-            }
-            if !subscription.selects(&envelope.message_type, &envelope.stream) {
-                handled = envelope.position;
-                continue;
-            }
-            let at = envelope.position;
-            match call(
-                engine,
-                group,
-                subscription,
-                reservation,
-                envelope,
-                attempts + 1,
-            )
-            .await?
-            {
-                Handled::Done => {
-                    handled = at;
-                    attempts = 0;
-                }
-                Handled::Lost => return Ok(Ended::LetGo),
-                Handled::Failed(error) => {
-                    attempts += 1;
-                    let max = subscription.max_retries.unwrap_or(config.max_retries);
-                    let retry_in = (attempts <= max).then(|| {
-                        backoff(attempts, config.retry_base_delay, config.retry_max_delay)
-                    });
-                    tracing::warn!(group, subscription = subscription.name, stream = reservation.stream,
-                        position = at, attempts, %error, "handler failed");
-                    let failure = Failure {
-                        position: handled,
-                        attempts,
-                        error,
-                        retry_in,
-                    };
-                    engine
-                        .checkpoints
-                        .fail(group, reservation, &failure)
-                        .await?;
-                    return Ok(Ended::LetGo);
-                }
-            }
-        }
-        // A short batch was the stream's end when read: advancing lets go
-        // of the checkpoint in the same statement. Messages appended since
-        // leave it lagging, and it is reserved again.
-        let finished = caught_up || engine.shutdown.is_cancelled();
-        let keep = (!finished).then_some(config.reservation_timeout);
-        let advanced = engine
-            .checkpoints
-            .advance(None, group, reservation, handled, keep)
-            .await?;
-        if !advanced || finished {
-            return Ok(Ended::LetGo);
-        }
-        position = handled;
-    }
-    Ok(Ended::Held)
 }
 
 /// Calls the handler for one message, within its timeout, catching panics;

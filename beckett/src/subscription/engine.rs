@@ -11,7 +11,8 @@ use crate::store::{PostgresStore, RecurringJobs};
 use crate::{recurring, scheduling};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
-use tokio::sync::{Mutex, Semaphore};
+use std::sync::Mutex;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -22,7 +23,7 @@ pub(crate) struct Engine {
     pub checkpoints: Checkpoints,
     pub wakeups: Wakeups,
     /// One permit per handler call allowed in flight.
-    pub permits: Arc<Semaphore>,
+    pub permits: Semaphore,
     /// Reservations this process holds, released at shutdown.
     pub held: Mutex<HashSet<Uuid>>,
     pub shutdown: CancellationToken,
@@ -51,7 +52,7 @@ pub(crate) async fn run(
         firings.extend(recurring::declare(&jobs_table, group, &jobs).await?);
     }
     let engine = Arc::new(Engine {
-        permits: Arc::new(Semaphore::new(config.concurrency)),
+        permits: Semaphore::new(config.concurrency),
         wakeups: Wakeups::new(groups.keys().copied()),
         held: Mutex::default(),
         checkpoints,
@@ -98,7 +99,12 @@ pub(crate) async fn run(
             }
         }
     }
-    let held: Vec<Uuid> = engine.held.lock().await.drain().collect();
+    let held: Vec<Uuid> = engine
+        .held
+        .lock()
+        .expect("never poisoned")
+        .drain()
+        .collect();
     if !held.is_empty() {
         engine
             .checkpoints

@@ -2,6 +2,7 @@
 //! consumers that feed them messages in order per stream.
 
 mod checkpoint;
+mod completer;
 mod context;
 pub(crate) mod engine;
 mod global;

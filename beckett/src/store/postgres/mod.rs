@@ -397,9 +397,14 @@ fn envelopes(rows: Vec<PgRow>) -> Result<Vec<Envelope>> {
     rows.iter().map(envelope).collect()
 }
 
+/// The columns of `messages` that [`envelope`] maps, in the order the read
+/// statements select them.
+pub(crate) const MESSAGE_COLUMNS: &str = "global_position, id, stream_name, stream_position, \
+    type, data, metadata, timestamp, transaction_id";
+
 /// Maps a row of the read statements to an [`Envelope`]; metadata that does
 /// not fit [`Metadata`] is a decode error naming the message.
-fn envelope(row: &PgRow) -> Result<Envelope> {
+pub(crate) fn envelope(row: &PgRow) -> Result<Envelope> {
     let metadata: Value = row.try_get("metadata")?;
     let mut envelope = Envelope {
         id: row.try_get("id")?,
@@ -449,8 +454,7 @@ impl Statements {
             )
             SELECT stream_position, global_position FROM appended ORDER BY stream_position"
         );
-        let columns = "global_position, id, stream_name, stream_position, type, data, metadata, \
-                       timestamp, transaction_id";
+        let columns = MESSAGE_COLUMNS;
         Self {
             append_creating: format!(
                 "WITH stream AS (

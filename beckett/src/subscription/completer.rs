@@ -1,0 +1,78 @@
+//! The completer: moves on and releases, many per statement, the
+//! checkpoints a group's handlers are done with.
+
+use super::engine::Engine;
+use crate::store::checkpoints::Completed;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, OwnedSemaphorePermit};
+use tokio::task::JoinHandle;
+
+/// The most checkpoints completed in one statement.
+const MOST_AT_ONCE: usize = 1_000;
+
+/// Where handlers hand in the checkpoints they are done with, each with
+/// its prefetch slot, freed once the checkpoint is written: until then it
+/// is still reserved.
+#[derive(Clone)]
+pub(crate) struct Completions(mpsc::UnboundedSender<(Completed, OwnedSemaphorePermit)>);
+
+impl Completions {
+    /// Hands in a checkpoint to move on and release.
+    pub fn send(&self, completed: Completed, slot: OwnedSemaphorePermit) {
+        // The completer outlives every sender, so this cannot fail.
+        let _ = self.0.send((completed, slot));
+    }
+}
+
+/// Starts the group's completer. It runs until every [`Completions`] is
+/// dropped and what they handed in is written.
+pub(crate) fn start(engine: Arc<Engine>, group: &'static str) -> (Completions, JoinHandle<()>) {
+    let (sender, receiver) = mpsc::unbounded_channel();
+    let task = tokio::spawn(complete(engine, group, receiver));
+    (Completions(sender), task)
+}
+
+/// Writes whatever was handed in while the previous statement ran, in one
+/// statement, so the batches grow with the load. A failed statement is
+/// retried with a backoff; after shutdown it is given up on after a few
+/// tries, leaving the reservations to be released or to expire.
+async fn complete(
+    engine: Arc<Engine>,
+    group: &'static str,
+    mut receiver: mpsc::UnboundedReceiver<(Completed, OwnedSemaphorePermit)>,
+) {
+    let mut received = Vec::new();
+    while receiver.recv_many(&mut received, MOST_AT_ONCE).await > 0 {
+        let (batch, slots): (Vec<Completed>, Vec<_>) = received.drain(..).unzip();
+        let mut delay = Duration::from_millis(50);
+        let mut tries_left_after_shutdown = 3;
+        loop {
+            match engine.checkpoints.complete(group, &batch).await {
+                Ok(lagging) => {
+                    if lagging {
+                        engine.wakeups.checkpoints(group).notify_one();
+                    }
+                    let mut held = engine.held.lock().expect("never poisoned");
+                    for completed in &batch {
+                        held.remove(&completed.token);
+                    }
+                    break;
+                }
+                Err(error) => {
+                    tracing::warn!(group, %error, checkpoints = batch.len(),
+                        "cannot move handled checkpoints on; retrying");
+                    if engine.shutdown.is_cancelled() {
+                        tries_left_after_shutdown -= 1;
+                        if tries_left_after_shutdown == 0 {
+                            break;
+                        }
+                    }
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+        drop(slots);
+    }
+}
