@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::types::PgInterval;
 use sqlx::postgres::{PgConnection, PgPool, PgRow};
 use sqlx::{FromRow, Row};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
@@ -33,6 +34,16 @@ pub(crate) struct Reservation {
 pub(crate) struct Reserved {
     pub reservation: Reservation,
     pub messages: Result<Vec<Envelope>>,
+}
+
+/// A checkpoint to raise to `version`, created if missing; reserved under
+/// `take` if it is created.
+#[derive(Debug, Clone)]
+pub(crate) struct Raise<'a> {
+    pub subscription: &'a str,
+    pub stream: &'a str,
+    pub version: i64,
+    pub take: Option<Uuid>,
 }
 
 /// A reserved checkpoint done with: to move to `position` and release.
@@ -151,32 +162,48 @@ impl Checkpoints {
             .collect())
     }
 
-    /// Raises checkpoints' versions and moves subscriptions' cursors in one
-    /// transaction, announcing the group's new work to every process.
+    /// Raises checkpoints' versions, creating the missing ones, and moves
+    /// subscriptions' cursors in one transaction, announcing the group's
+    /// new work to every process unless this one took all of it. A
+    /// checkpoint created with a `take` token is reserved under it for
+    /// `timeout`; returns the tokens so taken.
     pub async fn record_batch(
         &self,
         conn: &mut PgConnection,
         group: &str,
-        versions: &[(&str, &str, i64)],
+        raises: &[Raise<'_>],
         cursors: &[(&str, GlobalCursor)],
-    ) -> Result<()> {
+        timeout: Duration,
+    ) -> Result<HashSet<Uuid>> {
         let mut tx = sqlx::Connection::begin(conn).await?;
-        if !versions.is_empty() {
-            let subscriptions: Vec<&str> = versions.iter().map(|(s, _, _)| *s).collect();
-            let streams: Vec<&str> = versions.iter().map(|(_, s, _)| *s).collect();
-            let positions: Vec<i64> = versions.iter().map(|(_, _, v)| *v).collect();
-            sqlx::query(&self.sql.raise_versions)
+        let mut taken = HashSet::new();
+        if !raises.is_empty() {
+            let subscriptions: Vec<&str> = raises.iter().map(|r| r.subscription).collect();
+            let streams: Vec<&str> = raises.iter().map(|r| r.stream).collect();
+            let versions: Vec<i64> = raises.iter().map(|r| r.version).collect();
+            let tokens: Vec<Option<Uuid>> = raises.iter().map(|r| r.take).collect();
+            let holders: Vec<Option<Uuid>> = sqlx::query_scalar(&self.sql.raise_versions)
                 .bind(group)
                 .bind(subscriptions)
                 .bind(streams)
-                .bind(positions)
-                .execute(&mut *tx)
+                .bind(versions)
+                .bind(&tokens)
+                .bind(interval(timeout))
+                .fetch_all(&mut *tx)
                 .await?;
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(self.checkpoints_channel())
-                .bind(group)
-                .execute(&mut *tx)
-                .await?;
+            let offered: HashSet<Uuid> = tokens.into_iter().flatten().collect();
+            taken = holders
+                .into_iter()
+                .flatten()
+                .filter(|holder| offered.contains(holder))
+                .collect();
+            if taken.len() < raises.len() {
+                sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(self.checkpoints_channel())
+                    .bind(group)
+                    .execute(&mut *tx)
+                    .await?;
+            }
         }
         let names: Vec<&str> = cursors.iter().map(|(name, _)| *name).collect();
         let transactions: Vec<i64> = cursors.iter().map(|(_, c)| c.transaction_id).collect();
@@ -189,7 +216,7 @@ impl Checkpoints {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(())
+        Ok(taken)
     }
 
     /// Reserves up to `limit` lagging, due checkpoints of the group's
@@ -415,15 +442,22 @@ impl Statements {
                 "SELECT name, transaction_id, global_position FROM {s}.subscriptions
                  WHERE group_name = $1"
             ),
+            // An existing checkpoint keeps its holder: only a created one
+            // is reserved under the token offered.
             raise_versions: format!(
                 "INSERT INTO {s}.checkpoints AS c
-                     (group_name, subscription, stream_name, stream_version)
-                 SELECT $1, v.subscription, v.stream, v.version
-                 FROM unnest($2::text[], $3::text[], $4::bigint[]) AS v (subscription, stream, version)
+                     (group_name, subscription, stream_name, stream_version, reserved_by,
+                      reserved_until, process_at)
+                 SELECT $1, v.subscription, v.stream, v.version, v.token,
+                     CASE WHEN v.token IS NOT NULL THEN now() + $6::interval END,
+                     now() + CASE WHEN v.token IS NOT NULL THEN $6::interval ELSE '0' END
+                 FROM unnest($2::text[], $3::text[], $4::bigint[], $5::uuid[])
+                     AS v (subscription, stream, version, token)
                  ORDER BY 2, 3
                  ON CONFLICT (group_name, subscription, stream_name) DO UPDATE
                  SET stream_version = greatest(c.stream_version, EXCLUDED.stream_version),
-                     updated_at = now()"
+                     updated_at = now()
+                 RETURNING c.reserved_by"
             ),
             move_cursors: format!(
                 "UPDATE {s}.subscriptions AS s SET transaction_id = c.t, global_position = c.p
@@ -448,7 +482,8 @@ impl Statements {
                     FOR UPDATE SKIP LOCKED
                 ), reserved AS (
                     UPDATE {s}.checkpoints AS c
-                    SET reserved_by = gen_random_uuid(), reserved_until = now() + $4
+                    SET reserved_by = gen_random_uuid(), reserved_until = now() + $4,
+                        process_at = now() + $4
                     WHERE c.ctid = ANY(ARRAY(SELECT ctid FROM ready))
                     RETURNING c.subscription, c.stream_name AS reserved_stream,
                         c.stream_position AS reserved_position, c.attempts, c.reserved_by
@@ -468,7 +503,7 @@ impl Statements {
                     UPDATE {s}.checkpoints AS c
                     SET stream_position = d.position, status = 'active', attempts = 0,
                         last_error = NULL, reserved_by = NULL, reserved_until = NULL,
-                        updated_at = now()
+                        process_at = now(), updated_at = now()
                     FROM unnest($2::text[], $3::text[], $4::uuid[], $5::bigint[])
                         AS d (subscription, stream, token, position)
                     WHERE c.group_name = $1 AND c.subscription = d.subscription
@@ -484,7 +519,8 @@ impl Statements {
                 "UPDATE {s}.checkpoints
                  SET stream_position = $5, status = 'active', attempts = 0, last_error = NULL,
                      reserved_by = CASE WHEN $6::interval IS NULL THEN NULL ELSE reserved_by END,
-                     reserved_until = now() + $6::interval, updated_at = now()
+                     reserved_until = now() + $6::interval,
+                     process_at = now() + coalesce($6::interval, interval '0'), updated_at = now()
                  WHERE {key} AND reserved_by = $4"
             ),
             fail: format!(
@@ -498,7 +534,7 @@ impl Statements {
             release: format!(
                 "UPDATE {s}.checkpoints
                  SET reserved_by = NULL, reserved_until = NULL,
-                     process_at = greatest(process_at, now() + $2)
+                     process_at = now() + $2
                  WHERE reserved_by = ANY($1)"
             ),
             failed: format!(

@@ -5,9 +5,9 @@
 use super::completer::{self, Completions};
 use super::context::{take_transaction, Context};
 use super::engine::Engine;
+use super::queue::{Handed, Queue};
 use super::registry::SubscriptionDescriptor;
 use super::retry::backoff;
-use super::wakeup::wait;
 use crate::error::Result;
 use crate::store::checkpoints::{Completed, Failure, Reservation, Reserved};
 use crate::store::{Envelope, MessageStorage};
@@ -15,12 +15,14 @@ use futures_util::FutureExt;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Mutex, OwnedSemaphorePermit};
 use tokio::task::JoinSet;
+use tokio::time::{sleep_until, Instant};
 
-/// Reserves and handles the group's lagging checkpoints until shutdown,
-/// then lets in-flight handlers finish within the grace period, moves on
-/// the checkpoints they finished, and leaves the rest to be released.
+/// Reserves and handles the group's lagging checkpoints, and those the
+/// global consumer hands over, until shutdown; then lets in-flight handlers
+/// finish within the grace period, moves on the checkpoints they finished,
+/// and leaves the rest to be released.
 ///
 /// The process holds up to `prefetch` of the group's checkpoints at a time.
 /// It reserves more once half of them are done with, so reservations come
@@ -29,25 +31,45 @@ pub(crate) async fn run(
     engine: Arc<Engine>,
     group: &'static str,
     subscriptions: Vec<&'static SubscriptionDescriptor>,
+    queue: Queue,
+    mut handed: Handed,
 ) {
     let names: Vec<&str> = subscriptions.iter().map(|s| s.name).collect();
     let (completions, completer) = completer::start(engine.clone(), group);
-    let prefetch = engine.config.prefetch;
-    let slots = Arc::new(Semaphore::new(prefetch));
+    let stream = |reserved: &Reserved| Stream {
+        engine: engine.clone(),
+        group,
+        subscription: subscriptions
+            .iter()
+            .find(|s| s.name == reserved.reservation.subscription)
+            .copied()
+            .expect("reserved only for the group's subscriptions"),
+        completions: completions.clone(),
+    };
     let mut handlers = JoinSet::new();
     let mut delay = Duration::from_millis(100);
-    while !engine.shutdown.is_cancelled() {
+    // Set while caught up: when to look again without a notification.
+    let mut idle_until: Option<Instant> = None;
+    loop {
         while handlers.try_join_next().is_some() {}
-        let mut room = tokio::select! {
-            room = slots.clone().acquire_many_owned(refill_at(prefetch)) => {
-                room.expect("never closed")
-            }
+        let room = tokio::select! {
+            biased;
             () = engine.shutdown.cancelled() => break,
+            Some((reserved, slot)) = handed.next() => {
+                handlers.spawn(stream(&reserved).handle(reserved, slot));
+                continue;
+            }
+            () = engine.wakeups.checkpoints(group).notified(), if idle_until.is_some() => {
+                idle_until = None;
+                continue;
+            }
+            () = sleep_until(idle_until.unwrap_or_else(Instant::now)), if idle_until.is_some() => {
+                idle_until = None;
+                continue;
+            }
+            room = queue.room(engine.config.prefetch.div_ceil(2)), if idle_until.is_none() => room,
         };
-        let free = u32::try_from(slots.available_permits()).unwrap_or(u32::MAX);
-        if let Ok(more) = slots.clone().try_acquire_many_owned(free) {
-            room.merge(more);
-        }
+        let mut room = room;
         let limit = room.num_permits();
         let reserved = engine
             .checkpoints
@@ -62,35 +84,17 @@ pub(crate) async fn run(
         match reserved {
             Ok(reserved) => {
                 delay = Duration::from_millis(100);
-                let caught_up = reserved.len() < limit;
+                if reserved.len() < limit {
+                    idle_until = Some(Instant::now() + engine.config.poll_interval);
+                }
                 engine
                     .held
                     .lock()
                     .expect("never poisoned")
                     .extend(reserved.iter().map(|r| r.reservation.token));
                 for reserved in reserved {
-                    let subscription = subscriptions
-                        .iter()
-                        .find(|s| s.name == reserved.reservation.subscription)
-                        .copied()
-                        .expect("reserved only for the group's subscriptions");
                     let slot = room.split(1).expect("one slot per reservation");
-                    let stream = Stream {
-                        engine: engine.clone(),
-                        group,
-                        subscription,
-                        completions: completions.clone(),
-                    };
-                    handlers.spawn(stream.handle(reserved, slot));
-                }
-                drop(room);
-                if caught_up {
-                    wait(
-                        engine.wakeups.checkpoints(group),
-                        engine.config.poll_interval,
-                        &engine.shutdown,
-                    )
-                    .await;
+                    handlers.spawn(stream(&reserved).handle(reserved, slot));
                 }
             }
             Err(error) => {
@@ -120,11 +124,6 @@ pub(crate) async fn run(
     }
     drop(completions);
     completer.await.expect("the completer does not panic");
-}
-
-/// How many of `prefetch` slots must be free before reserving again.
-fn refill_at(prefetch: usize) -> u32 {
-    u32::try_from(prefetch.div_ceil(2)).unwrap_or(u32::MAX)
 }
 
 /// What handling one reserved stream needs.

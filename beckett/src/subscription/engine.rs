@@ -3,7 +3,7 @@
 
 use super::registry::{recurring_jobs, SubscriptionDescriptor};
 use super::wakeup::Wakeups;
-use super::{checkpoint, global};
+use super::{checkpoint, global, queue};
 use crate::config::Config;
 use crate::error::Result;
 use crate::store::checkpoints::Checkpoints;
@@ -87,10 +87,16 @@ pub(crate) async fn run(
         tasks.spawn(recurring::run(store, firing, shutdown));
     }
     for (group, subscriptions) in groups {
-        let leader = engine.clone();
-        let led = subscriptions.clone();
-        tasks.spawn(async move { global::run(&leader, group, &led).await });
-        tasks.spawn(checkpoint::run(engine.clone(), group, subscriptions));
+        let (queue, handed) = queue::new(engine.config.prefetch);
+        let (leader, led, handing) = (engine.clone(), subscriptions.clone(), queue.clone());
+        tasks.spawn(async move { global::run(&leader, group, &led, &handing).await });
+        tasks.spawn(checkpoint::run(
+            engine.clone(),
+            group,
+            subscriptions,
+            queue,
+            handed,
+        ));
     }
     while let Some(result) = tasks.join_next().await {
         if let Err(error) = result {

@@ -1,14 +1,20 @@
 //! The global consumer: per group, one process at a time follows the global
-//! order and turns new messages into lagging checkpoints.
+//! order and turns new messages into lagging checkpoints. Checkpoints of
+//! new streams it reserves for its own process while that has room, and
+//! hands them over with their messages, sparing a reservation and a read.
 
 use super::engine::Engine;
+use super::queue::Queue;
 use super::registry::SubscriptionDescriptor;
 use super::wakeup::wait;
 use crate::error::Result;
-use crate::store::{GlobalCursor, MessageStorage};
+use crate::store::checkpoints::{Raise, Reservation, Reserved};
+use crate::store::{Envelope, GlobalCursor, MessageStorage};
 use sqlx::PgConnection;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
+use tokio::sync::OwnedSemaphorePermit;
+use uuid::Uuid;
 
 /// Leads the group whenever no other process does, until shutdown. Errors
 /// (a dropped connection, a restarted database) give up the lead and try
@@ -17,10 +23,11 @@ pub(crate) async fn run(
     engine: &Engine,
     group: &str,
     subscriptions: &[&'static SubscriptionDescriptor],
+    queue: &Queue,
 ) {
     let mut delay = Duration::from_millis(100);
     while !engine.shutdown.is_cancelled() {
-        match lead(engine, group, subscriptions).await {
+        match lead(engine, group, subscriptions, queue).await {
             Ok(()) => return,
             Err(error) => {
                 tracing::warn!(group, %error, "global consumer stopped; retrying");
@@ -41,6 +48,7 @@ async fn lead(
     engine: &Engine,
     group: &str,
     subscriptions: &[&'static SubscriptionDescriptor],
+    queue: &Queue,
 ) -> Result<()> {
     let mut conn = engine.store.pool().acquire().await?.detach();
     while !engine.checkpoints.try_lead(&mut conn, group).await? {
@@ -66,7 +74,7 @@ async fn lead(
         })
         .collect();
     while !engine.shutdown.is_cancelled() {
-        let read = consume(engine, &mut conn, group, &mut followed).await?;
+        let read = consume(engine, &mut conn, group, &mut followed, queue).await?;
         if read < engine.config.batch_size {
             wait(
                 engine.wakeups.messages(group),
@@ -93,6 +101,7 @@ async fn consume(
     conn: &mut PgConnection,
     group: &str,
     followed: &mut [Followed],
+    queue: &Queue,
 ) -> Result<usize> {
     let Some(from) = followed.iter().map(|f| f.cursor).min() else {
         return Ok(0);
@@ -104,35 +113,140 @@ async fn consume(
     let Some(last) = batch.last().map(|m| m.cursor()) else {
         return Ok(0);
     };
-    let mut versions: BTreeMap<(&str, &str), i64> = BTreeMap::new();
-    for Followed {
-        subscription,
-        cursor,
-    } in followed.iter()
-    {
-        for message in batch.iter().filter(|m| m.cursor() > *cursor) {
-            if subscription.selects(&message.message_type, &message.stream) {
-                let version = versions
-                    .entry((subscription.name, &message.stream))
-                    .or_default();
-                *version = (*version).max(message.position);
+    let mut lagging = lagging(&batch, followed);
+    let fresh = lagging.values().filter(|l| l.fresh().is_some()).count();
+    let mut room = queue.free(fresh);
+    for lag in lagging.values_mut() {
+        if lag.fresh().is_some() {
+            if let Some(slot) = room.as_mut().and_then(|room| room.split(1)) {
+                lag.take = Some((Uuid::now_v7(), slot));
             }
         }
     }
-    let versions: Vec<(&str, &str, i64)> = versions
-        .into_iter()
-        .map(|((name, stream), version)| (name, stream, version))
+    let raises: Vec<Raise> = lagging
+        .values()
+        .map(|l| Raise {
+            subscription: l.subscription.name,
+            stream: l.stream,
+            version: l.version,
+            take: l.take.as_ref().map(|(token, _)| *token),
+        })
         .collect();
     let cursors: Vec<(&str, GlobalCursor)> = followed
         .iter()
         .map(|f| (f.subscription.name, f.cursor.max(last)))
         .collect();
-    engine
+    let taken = engine
         .checkpoints
-        .record_batch(conn, group, &versions, &cursors)
+        .record_batch(
+            conn,
+            group,
+            &raises,
+            &cursors,
+            engine.config.reservation_timeout,
+        )
         .await?;
     for f in followed.iter_mut() {
         f.cursor = f.cursor.max(last);
     }
+    hand_over(engine, queue, lagging, &taken);
     Ok(batch.len())
+}
+
+/// A checkpoint the batch makes lag: a subscription's stream, the newest
+/// position of a message the subscription selects, and the batch's
+/// messages of the stream after the subscription's cursor.
+struct Lagging<'a> {
+    subscription: &'static SubscriptionDescriptor,
+    stream: &'a str,
+    version: i64,
+    messages: Vec<&'a Envelope>,
+    /// The token and slot to reserve it under, for this process.
+    take: Option<(Uuid, OwnedSemaphorePermit)>,
+}
+
+impl Lagging<'_> {
+    /// The stream's messages from its first on without a gap, when the
+    /// batch holds its first: a checkpoint new to this batch, with every
+    /// message its consumer would read at hand.
+    fn fresh(&self) -> Option<impl Iterator<Item = &Envelope>> {
+        (self.messages.first()?.position == 1).then(|| {
+            (1..)
+                .zip(&self.messages)
+                .take_while(|(position, m)| m.position == *position)
+                .map(|(_, m)| *m)
+        })
+    }
+}
+
+/// Per subscription and stream, what the batch adds, for the streams with
+/// a message the subscription selects; their messages in stream order.
+fn lagging<'a>(
+    batch: &'a [Envelope],
+    followed: &[Followed],
+) -> BTreeMap<(&'static str, &'a str), Lagging<'a>> {
+    let mut lagging: BTreeMap<(&str, &str), Lagging> = BTreeMap::new();
+    for Followed {
+        subscription,
+        cursor,
+    } in followed
+    {
+        for message in batch.iter().filter(|m| m.cursor() > *cursor) {
+            let lag = lagging
+                .entry((subscription.name, &message.stream))
+                .or_insert_with(|| Lagging {
+                    subscription,
+                    stream: &message.stream,
+                    version: 0,
+                    messages: Vec::new(),
+                    take: None,
+                });
+            lag.messages.push(message);
+            if subscription.selects(&message.message_type, &message.stream) {
+                lag.version = lag.version.max(message.position);
+            }
+        }
+    }
+    lagging.retain(|_, lag| lag.version > 0);
+    for lag in lagging.values_mut() {
+        lag.messages.sort_by_key(|m| m.position);
+    }
+    lagging
+}
+
+/// Hands the checkpoints reserved for this process to its consumer, with
+/// their messages; the slots of the others go back.
+fn hand_over(
+    engine: &Engine,
+    queue: &Queue,
+    lagging: BTreeMap<(&str, &str), Lagging>,
+    taken: &HashSet<Uuid>,
+) {
+    for mut lag in lagging.into_values() {
+        let Some((token, slot)) = lag.take.take() else {
+            continue;
+        };
+        if !taken.contains(&token) {
+            continue;
+        }
+        let messages = lag
+            .fresh()
+            .expect("taken only when fresh")
+            .take(engine.config.batch_size)
+            .cloned()
+            .collect();
+        engine.held.lock().expect("never poisoned").insert(token);
+        let reservation = Reservation {
+            subscription: lag.subscription.name.to_owned(),
+            stream: lag.stream.to_owned(),
+            position: 0,
+            attempts: 0,
+            token,
+        };
+        let reserved = Reserved {
+            reservation,
+            messages: Ok(messages),
+        };
+        queue.hand(reserved, slot);
+    }
 }

@@ -7,6 +7,7 @@ mod context;
 pub(crate) mod engine;
 mod global;
 mod handler;
+mod queue;
 pub(crate) mod registry;
 mod retry;
 mod wakeup;
