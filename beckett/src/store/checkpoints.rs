@@ -163,10 +163,10 @@ impl Checkpoints {
     }
 
     /// Raises checkpoints' versions, creating the missing ones, and moves
-    /// subscriptions' cursors in one transaction, announcing the group's
-    /// new work to every process unless this one took all of it. A
-    /// checkpoint created with a `take` token is reserved under it for
-    /// `timeout`; returns the tokens so taken.
+    /// subscriptions' cursors, in one statement, announcing the group's new
+    /// work to every process unless this one took all of it. A checkpoint
+    /// created with a `take` token is reserved under it for `timeout`;
+    /// returns the tokens so taken.
     pub async fn record_batch(
         &self,
         conn: &mut PgConnection,
@@ -175,48 +175,26 @@ impl Checkpoints {
         cursors: &[(&str, GlobalCursor)],
         timeout: Duration,
     ) -> Result<HashSet<Uuid>> {
-        let mut tx = sqlx::Connection::begin(conn).await?;
-        let mut taken = HashSet::new();
-        if !raises.is_empty() {
-            let subscriptions: Vec<&str> = raises.iter().map(|r| r.subscription).collect();
-            let streams: Vec<&str> = raises.iter().map(|r| r.stream).collect();
-            let versions: Vec<i64> = raises.iter().map(|r| r.version).collect();
-            let tokens: Vec<Option<Uuid>> = raises.iter().map(|r| r.take).collect();
-            let holders: Vec<Option<Uuid>> = sqlx::query_scalar(&self.sql.raise_versions)
-                .bind(group)
-                .bind(subscriptions)
-                .bind(streams)
-                .bind(versions)
-                .bind(&tokens)
-                .bind(interval(timeout))
-                .fetch_all(&mut *tx)
-                .await?;
-            let offered: HashSet<Uuid> = tokens.into_iter().flatten().collect();
-            taken = holders
-                .into_iter()
-                .flatten()
-                .filter(|holder| offered.contains(holder))
-                .collect();
-            if taken.len() < raises.len() {
-                sqlx::query("SELECT pg_notify($1, $2)")
-                    .bind(self.checkpoints_channel())
-                    .bind(group)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-        }
+        let subscriptions: Vec<&str> = raises.iter().map(|r| r.subscription).collect();
+        let streams: Vec<&str> = raises.iter().map(|r| r.stream).collect();
+        let versions: Vec<i64> = raises.iter().map(|r| r.version).collect();
+        let tokens: Vec<Option<Uuid>> = raises.iter().map(|r| r.take).collect();
         let names: Vec<&str> = cursors.iter().map(|(name, _)| *name).collect();
         let transactions: Vec<i64> = cursors.iter().map(|(_, c)| c.transaction_id).collect();
         let positions: Vec<i64> = cursors.iter().map(|(_, c)| c.global_position).collect();
-        sqlx::query(&self.sql.move_cursors)
+        let (taken, _announced): (Vec<Uuid>, i64) = sqlx::query_as(&self.sql.record_batch)
             .bind(group)
+            .bind(subscriptions)
+            .bind(streams)
+            .bind(versions)
+            .bind(tokens)
+            .bind(interval(timeout))
             .bind(names)
             .bind(transactions)
             .bind(positions)
-            .execute(&mut *tx)
+            .fetch_one(conn)
             .await?;
-        tx.commit().await?;
-        Ok(taken)
+        Ok(taken.into_iter().collect())
     }
 
     /// Reserves up to `limit` lagging, due checkpoints of the group's
@@ -262,22 +240,38 @@ impl Checkpoints {
     }
 
     /// Moves done-with checkpoints to their positions and releases them,
-    /// clearing any retry state, in one statement. Checkpoints whose
-    /// reservation was taken over are left as they are. True when one of
-    /// them lags again: its stream had new messages meanwhile.
+    /// clearing any retry state. Checkpoints whose reservation was taken
+    /// over are left as they are. True when one of them lags again: its
+    /// stream had new messages meanwhile.
+    ///
+    /// The rows are locked by key first, in key order as the global
+    /// consumer locks them, then updated by the row versions locked, in a
+    /// second statement that sees them. One statement joining on the key
+    /// is at the planner's mercy: on a young table it hashes every
+    /// checkpoint of the group to update a few hundred.
     pub async fn complete(&self, group: &str, completed: &[Completed]) -> Result<bool> {
+        let mut completed: Vec<&Completed> = completed.iter().collect();
+        completed.sort_by(|a, b| (&a.subscription, &a.stream).cmp(&(&b.subscription, &b.stream)));
         let subscriptions: Vec<&str> = completed.iter().map(|c| &*c.subscription).collect();
         let streams: Vec<&str> = completed.iter().map(|c| &*c.stream).collect();
         let tokens: Vec<Uuid> = completed.iter().map(|c| c.token).collect();
         let positions: Vec<i64> = completed.iter().map(|c| c.position).collect();
-        let lagging = sqlx::query_scalar(&self.sql.complete)
+        let mut tx = self.pool.begin().await?;
+        let locked: Vec<(String, i64)> = sqlx::query_as(&self.sql.lock_completed)
             .bind(group)
             .bind(subscriptions)
             .bind(streams)
             .bind(tokens)
             .bind(positions)
-            .fetch_one(&self.pool)
+            .fetch_all(&mut *tx)
             .await?;
+        let (rows, positions): (Vec<String>, Vec<i64>) = locked.into_iter().unzip();
+        let lagging = sqlx::query_scalar(&self.sql.complete)
+            .bind(rows)
+            .bind(positions)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(lagging)
     }
 
@@ -404,9 +398,9 @@ struct Statements {
     register: String,
     try_lead: String,
     cursors: String,
-    raise_versions: String,
-    move_cursors: String,
+    record_batch: String,
     reserve: String,
+    lock_completed: String,
     complete: String,
     advance: String,
     fail: String,
@@ -420,9 +414,10 @@ impl Statements {
     fn new(schema: &Schema) -> Self {
         let s = schema.quoted();
         let key = "group_name = $1 AND subscription = $2 AND stream_name = $3";
+        let checkpoints_channel = schema.channel("checkpoints");
         Self {
             messages_channel: schema.channel("messages"),
-            checkpoints_channel: schema.channel("checkpoints"),
+            checkpoints_channel: checkpoints_channel.clone(),
             // From the end: after the newest message no running transaction
             // can still precede.
             register: format!(
@@ -443,26 +438,34 @@ impl Statements {
                  WHERE group_name = $1"
             ),
             // An existing checkpoint keeps its holder: only a created one
-            // is reserved under the token offered.
-            raise_versions: format!(
-                "INSERT INTO {s}.checkpoints AS c
-                     (group_name, subscription, stream_name, stream_version, reserved_by,
-                      reserved_until, process_at)
-                 SELECT $1, v.subscription, v.stream, v.version, v.token,
-                     CASE WHEN v.token IS NOT NULL THEN now() + $6::interval END,
-                     now() + CASE WHEN v.token IS NOT NULL THEN $6::interval ELSE '0' END
-                 FROM unnest($2::text[], $3::text[], $4::bigint[], $5::uuid[])
-                     AS v (subscription, stream, version, token)
-                 ORDER BY 2, 3
-                 ON CONFLICT (group_name, subscription, stream_name) DO UPDATE
-                 SET stream_version = greatest(c.stream_version, EXCLUDED.stream_version),
-                     updated_at = now()
-                 RETURNING c.reserved_by"
-            ),
-            move_cursors: format!(
-                "UPDATE {s}.subscriptions AS s SET transaction_id = c.t, global_position = c.p
-                 FROM unnest($2::text[], $3::bigint[], $4::bigint[]) AS c (name, t, p)
-                 WHERE s.group_name = $1 AND s.name = c.name"
+            // is reserved under the token offered. Every process is told
+            // of the rest.
+            record_batch: format!(
+                "WITH raised AS (
+                    INSERT INTO {s}.checkpoints AS c
+                        (group_name, subscription, stream_name, stream_version, reserved_by,
+                         reserved_until, process_at)
+                    SELECT $1, v.subscription, v.stream, v.version, v.token,
+                        CASE WHEN v.token IS NOT NULL THEN now() + $6::interval END,
+                        now() + CASE WHEN v.token IS NOT NULL THEN $6::interval ELSE '0' END
+                    FROM unnest($2::text[], $3::text[], $4::bigint[], $5::uuid[])
+                        AS v (subscription, stream, version, token)
+                    ORDER BY 2, 3
+                    ON CONFLICT (group_name, subscription, stream_name) DO UPDATE
+                    SET stream_version = greatest(c.stream_version, EXCLUDED.stream_version),
+                        updated_at = now()
+                    RETURNING c.reserved_by
+                ), moved AS (
+                    UPDATE {s}.subscriptions AS s SET transaction_id = m.t, global_position = m.p
+                    FROM unnest($7::text[], $8::bigint[], $9::bigint[]) AS m (name, t, p)
+                    WHERE s.group_name = $1 AND s.name = m.name
+                ), taken AS (
+                    SELECT reserved_by FROM raised WHERE reserved_by = ANY($5)
+                ), announced AS (
+                    SELECT pg_notify('{checkpoints_channel}', $1)
+                    WHERE (SELECT count(*) FROM raised) > (SELECT count(*) FROM taken)
+                )
+                SELECT ARRAY(SELECT reserved_by FROM taken), (SELECT count(*) FROM announced)"
             ),
             // The update finds the rows by the row versions locked, which
             // no one else can change first: a join on the key would hash
@@ -498,16 +501,25 @@ impl Statements {
                 ) AS m ON true
                 ORDER BY r.reserved_by, m.stream_position"
             ),
+            lock_completed: format!(
+                "SELECT k.ctid::text, d.position
+                 FROM unnest($2::text[], $3::text[], $4::uuid[], $5::bigint[])
+                     AS d (subscription, stream, token, position)
+                 CROSS JOIN LATERAL (
+                     SELECT ctid FROM {s}.checkpoints
+                     WHERE group_name = $1 AND subscription = d.subscription
+                         AND stream_name = d.stream AND reserved_by = d.token
+                     FOR UPDATE
+                 ) AS k"
+            ),
             complete: format!(
                 "WITH completed AS (
                     UPDATE {s}.checkpoints AS c
                     SET stream_position = d.position, status = 'active', attempts = 0,
                         last_error = NULL, reserved_by = NULL, reserved_until = NULL,
                         process_at = now(), updated_at = now()
-                    FROM unnest($2::text[], $3::text[], $4::uuid[], $5::bigint[])
-                        AS d (subscription, stream, token, position)
-                    WHERE c.group_name = $1 AND c.subscription = d.subscription
-                        AND c.stream_name = d.stream AND c.reserved_by = d.token
+                    FROM unnest($1::text[]::tid[], $2::bigint[]) AS d (row, position)
+                    WHERE c.ctid = ANY($1::text[]::tid[]) AND c.ctid = d.row
                     RETURNING c.stream_version > c.stream_position AS lagging
                 )
                 SELECT coalesce(bool_or(lagging), false) FROM completed"
