@@ -19,13 +19,18 @@ pub struct Config {
     /// Handler calls in flight at once in this process
     /// (`BECKETT_CONCURRENCY`, default min(cpus × 5, 20)).
     pub concurrency: usize,
-    /// Messages read at once, from the global order or a stream
-    /// (`BECKETT_BATCH_SIZE`, default 100).
+    /// Messages of a stream read at once (`BECKETT_BATCH_SIZE`, default
+    /// 100).
     pub batch_size: usize,
-    /// Checkpoints of a group this process holds reserved at once, handled
-    /// or waiting for a handler (`BECKETT_PREFETCH`, default 500). More
-    /// saves round trips when handlers are quick; less leaves more of a
-    /// backlog of slow work to other processes.
+    /// Messages of the global order read at once by a group's global
+    /// consumer (`BECKETT_GLOBAL_BATCH_SIZE`, default 1000). Its cost is per
+    /// checkpoint raised, so the more messages a read holds per stream, the
+    /// fewer writes they take.
+    pub global_batch_size: usize,
+    /// The most checkpoints of a group this process holds reserved at once,
+    /// handled or waiting for a handler (`BECKETT_PREFETCH`, default 4000).
+    /// Within it, a process holds about as many as it completed in the
+    /// last half second, and at least `concurrency`.
     pub prefetch: usize,
     /// How long a reserved checkpoint stays reserved without progress before
     /// another process may take it (`BECKETT_RESERVATION_TIMEOUT`, default
@@ -61,7 +66,8 @@ impl Default for Config {
             groups: None,
             concurrency: (cpus * 5).min(20),
             batch_size: 100,
-            prefetch: 500,
+            global_batch_size: 1_000,
+            prefetch: 4_000,
             reservation_timeout: Duration::from_secs(300),
             poll_interval: Duration::from_secs(1),
             handler_timeout: Duration::from_secs(60),
@@ -130,6 +136,9 @@ impl Config {
         }
         if let Some(v) = var("BECKETT_BATCH_SIZE") {
             config.batch_size = count(v)?;
+        }
+        if let Some(v) = var("BECKETT_GLOBAL_BATCH_SIZE") {
+            config.global_batch_size = count(v)?;
         }
         if let Some(v) = var("BECKETT_PREFETCH") {
             config.prefetch = count(v)?;

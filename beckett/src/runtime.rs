@@ -179,9 +179,15 @@ impl Builder {
         self
     }
 
-    /// Messages read at once.
+    /// Messages of a stream read at once.
     pub fn batch_size(mut self, batch_size: usize) -> Self {
         self.config.batch_size = batch_size;
+        self
+    }
+
+    /// Messages of the global order read at once.
+    pub fn global_batch_size(mut self, batch_size: usize) -> Self {
+        self.config.global_batch_size = batch_size;
         self
     }
 
@@ -247,6 +253,9 @@ impl Builder {
         }
         if config.batch_size == 0 {
             return invalid("BECKETT_BATCH_SIZE", "must be at least 1");
+        }
+        if config.global_batch_size == 0 {
+            return invalid("BECKETT_GLOBAL_BATCH_SIZE", "must be at least 1");
         }
         if config.prefetch == 0 {
             return invalid("BECKETT_PREFETCH", "must be at least 1");

@@ -166,6 +166,44 @@ async fn killed_worker_streams_are_recovered(options: PgPoolOptions, connect: Pg
     }
 }
 
+#[sqlx::test(migrations = false)]
+async fn slow_handlers_leave_a_backlog_to_share(options: PgPoolOptions, connect: PgConnectOptions) {
+    let store = setup(options, &connect).await;
+    append(&store, 600, 1, 1).await;
+    let pool = store.pool();
+    let env = [
+        ("BECKETT_GROUPS", "Workers"),
+        ("BECKETT_CONCURRENCY", "4"),
+        ("WORKER_HANDLER_DELAY_MS", "20"),
+    ];
+    let mut first = Worker::start(&connect, "worker-1", &env);
+    wait_for(
+        pool,
+        "SELECT count(*) FROM handled",
+        20,
+        Duration::from_secs(60),
+    )
+    .await;
+    let mut second = Worker::start(&connect, "worker-2", &env);
+    wait_for(pool, DISTINCT_HANDLED, 600, Duration::from_secs(120)).await;
+
+    // Alone, the first worker takes 3 s over the 600 streams. Had it
+    // reserved the whole backlog at once, the second would find none of
+    // it; holding what it gets through in half a second, it leaves most.
+    let by_second = count(
+        pool,
+        "SELECT count(*) FROM handled WHERE worker = 'worker-2'",
+    )
+    .await;
+    assert!(
+        by_second >= 100,
+        "the second worker handled {by_second} of 600"
+    );
+    for worker in [&mut first, &mut second] {
+        assert!(worker.terminate(Duration::from_secs(20)).success());
+    }
+}
+
 /// The worker whose connection holds the group's global consumer lock.
 async fn leader(pool: &PgPool) -> Option<String> {
     sqlx::query_scalar(

@@ -35,7 +35,7 @@ pub(crate) async fn run(
     mut handed: Handed,
 ) {
     let names: Vec<&str> = subscriptions.iter().map(|s| s.name).collect();
-    let (completions, completer) = completer::start(engine.clone(), group);
+    let (completions, completer) = completer::start(engine.clone(), group, queue.clone());
     let stream = |reserved: &Reserved| Stream {
         engine: engine.clone(),
         group,
@@ -67,7 +67,7 @@ pub(crate) async fn run(
                 idle_until = None;
                 continue;
             }
-            room = queue.room(engine.config.prefetch.div_ceil(2)), if idle_until.is_none() => room,
+            room = queue.room(), if idle_until.is_none() => room,
         };
         let mut room = room;
         let limit = room.num_permits();

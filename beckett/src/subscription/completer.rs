@@ -2,6 +2,7 @@
 //! checkpoints a group's handlers are done with.
 
 use super::engine::Engine;
+use super::queue::Queue;
 use crate::store::checkpoints::Completed;
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,9 +28,13 @@ impl Completions {
 
 /// Starts the group's completer. It runs until every [`Completions`] is
 /// dropped and what they handed in is written.
-pub(crate) fn start(engine: Arc<Engine>, group: &'static str) -> (Completions, JoinHandle<()>) {
+pub(crate) fn start(
+    engine: Arc<Engine>,
+    group: &'static str,
+    queue: Queue,
+) -> (Completions, JoinHandle<()>) {
     let (sender, receiver) = mpsc::unbounded_channel();
-    let task = tokio::spawn(complete(engine, group, receiver));
+    let task = tokio::spawn(complete(engine, group, queue, receiver));
     (Completions(sender), task)
 }
 
@@ -40,6 +45,7 @@ pub(crate) fn start(engine: Arc<Engine>, group: &'static str) -> (Completions, J
 async fn complete(
     engine: Arc<Engine>,
     group: &'static str,
+    queue: Queue,
     mut receiver: mpsc::UnboundedReceiver<(Completed, OwnedSemaphorePermit)>,
 ) {
     let mut received = Vec::new();
@@ -50,6 +56,7 @@ async fn complete(
         loop {
             match engine.checkpoints.complete(group, &batch).await {
                 Ok(lagging) => {
+                    queue.completed(batch.len());
                     if lagging {
                         engine.wakeups.checkpoints(group).notify_one();
                     }

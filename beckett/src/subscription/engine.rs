@@ -87,7 +87,7 @@ pub(crate) async fn run(
         tasks.spawn(recurring::run(store, firing, shutdown));
     }
     for (group, subscriptions) in groups {
-        let (queue, handed) = queue::new(engine.config.prefetch);
+        let (queue, handed) = queue::new(engine.config.prefetch, engine.config.concurrency);
         let (leader, led, handing) = (engine.clone(), subscriptions.clone(), queue.clone());
         tasks.spawn(async move { global::run(&leader, group, &led, &handing).await });
         tasks.spawn(checkpoint::run(

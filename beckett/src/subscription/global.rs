@@ -75,7 +75,7 @@ async fn lead(
         .collect();
     while !engine.shutdown.is_cancelled() {
         let read = consume(engine, &mut conn, group, &mut followed, queue).await?;
-        if read < engine.config.batch_size {
+        if read < engine.config.global_batch_size {
             wait(
                 engine.wakeups.messages(group),
                 engine.config.poll_interval,
@@ -108,7 +108,7 @@ async fn consume(
     };
     let batch = engine
         .store
-        .read_global(from, engine.config.batch_size)
+        .read_global(from, engine.config.global_batch_size)
         .await?;
     let Some(last) = batch.last().map(|m| m.cursor()) else {
         return Ok(0);
@@ -248,5 +248,100 @@ fn hand_over(
             messages: Ok(messages),
         };
         queue.hand(reserved, slot);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::subscription::{Context, HandlerFuture, Start};
+
+    fn handler(_: Envelope, _: Context) -> HandlerFuture {
+        Box::pin(async { Ok(()) })
+    }
+
+    static JOBS: SubscriptionDescriptor = SubscriptionDescriptor {
+        group: "Jobs",
+        name: "run",
+        messages: &["Job"],
+        category: None,
+        stream: None,
+        start: Start::Beginning,
+        max_retries: None,
+        timeout: None,
+        transactional: false,
+        handler,
+        location: "here",
+    };
+
+    /// A message read from the global order, written by transaction `xid`.
+    fn message(stream: &str, position: i64, message_type: &str, xid: i64) -> Envelope {
+        Envelope {
+            id: Uuid::now_v7(),
+            stream: stream.to_owned(),
+            position,
+            global_position: xid,
+            transaction_id: xid,
+            message_type: message_type.to_owned(),
+            data: serde_json::Value::Null,
+            metadata: Default::default(),
+            timestamp: chrono::Utc::now(),
+        }
+    }
+
+    fn followed(from: i64) -> Vec<Followed> {
+        let cursor = GlobalCursor {
+            transaction_id: from,
+            global_position: from,
+        };
+        vec![Followed {
+            subscription: &JOBS,
+            cursor,
+        }]
+    }
+
+    /// Per stream: its version, and the positions a handover would carry.
+    fn handed(batch: &[Envelope], from: i64) -> Vec<(&str, i64, Option<Vec<i64>>)> {
+        lagging(batch, &followed(from))
+            .values()
+            .map(|l| {
+                let run = l.fresh().map(|run| run.map(|m| m.position).collect());
+                (l.stream, l.version, run)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_new_stream_is_handed_over_in_stream_order_up_to_its_first_gap() {
+        // Transaction ids need not follow stream order: position 2 may be
+        // read before position 1, and position 4 before position 3.
+        let batch = [
+            message("A", 2, "Job", 10),
+            message("A", 1, "Job", 11),
+            message("A", 4, "Job", 12),
+        ];
+        assert_eq!(handed(&batch, 0), [("A", 4, Some(vec![1, 2]))]);
+    }
+
+    #[test]
+    fn a_stream_read_from_its_middle_is_not_handed_over() {
+        let batch = [message("B", 2, "Job", 10), message("B", 3, "Job", 11)];
+        assert_eq!(handed(&batch, 0), [("B", 3, None)]);
+    }
+
+    #[test]
+    fn messages_of_other_types_keep_their_place_but_raise_nothing() {
+        let batch = [
+            message("C", 1, "Other", 10),
+            message("C", 2, "Job", 11),
+            message("D", 1, "Other", 12),
+        ];
+        assert_eq!(handed(&batch, 0), [("C", 2, Some(vec![1, 2]))]);
+    }
+
+    #[test]
+    fn messages_up_to_the_cursor_count_for_nothing() {
+        let batch = [message("E", 1, "Job", 10), message("E", 2, "Job", 11)];
+        assert_eq!(handed(&batch, 10), [("E", 2, None)]);
     }
 }
