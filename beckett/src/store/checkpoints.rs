@@ -89,7 +89,8 @@ pub struct CheckpointInfo {
     pub attempts: u32,
     /// The last error, for `retry` and `failed` checkpoints.
     pub last_error: Option<String>,
-    /// When the checkpoint is next due.
+    /// When the checkpoint is next due: after a retry's backoff or, while
+    /// it is reserved, when the reservation expires.
     pub process_at: DateTime<Utc>,
 }
 
