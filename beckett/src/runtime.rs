@@ -257,8 +257,8 @@ impl Builder {
         if config.global_batch_size == 0 {
             return invalid("BECKETT_GLOBAL_BATCH_SIZE", "must be at least 1");
         }
-        if config.prefetch == 0 {
-            return invalid("BECKETT_PREFETCH", "must be at least 1");
+        if config.prefetch == 0 || config.prefetch > 1_000_000 {
+            return invalid("BECKETT_PREFETCH", "must be from 1 to 1000000");
         }
         if config.groups.as_ref().is_some_and(Vec::is_empty) {
             return invalid("BECKETT_GROUPS", "names no group");

@@ -10,7 +10,7 @@ use sqlx::postgres::{PgConnection, PgPool, PgRow};
 use sqlx::{FromRow, Row};
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 /// A checkpoint reserved for handling: which stream, from where, by whom.
@@ -34,6 +34,8 @@ pub(crate) struct Reservation {
 pub(crate) struct Reserved {
     pub reservation: Reservation,
     pub messages: Result<Vec<Envelope>>,
+    /// When it was reserved, by this process's clock.
+    pub at: Instant,
 }
 
 /// A checkpoint to raise to `version`, created if missing; reserved under
@@ -226,6 +228,7 @@ impl Checkpoints {
                 reserved.push(Reserved {
                     reservation: Reservation::from_row(row)?,
                     messages: Ok(Vec::new()),
+                    at: Instant::now(),
                 });
             }
             let last = reserved.last_mut().expect("pushed above");
@@ -245,9 +248,10 @@ impl Checkpoints {
     /// over are left as they are. True when one of them lags again: its
     /// stream had new messages meanwhile.
     ///
-    /// The rows are locked by key first, in key order as the global
-    /// consumer locks them, then updated by the row versions locked, in a
-    /// second statement that sees them. One statement joining on the key
+    /// The rows are locked by key first, in the byte order of the key as
+    /// the global consumer locks them, so the two cannot deadlock, then
+    /// updated by the row versions locked, in a second statement that sees
+    /// them. One statement joining on the key
     /// is at the planner's mercy: on a young table it hashes every
     /// checkpoint of the group to update a few hundred.
     pub async fn complete(&self, group: &str, completed: &[Completed]) -> Result<bool> {
@@ -451,7 +455,7 @@ impl Statements {
                         now() + CASE WHEN v.token IS NOT NULL THEN $6::interval ELSE '0' END
                     FROM unnest($2::text[], $3::text[], $4::bigint[], $5::uuid[])
                         AS v (subscription, stream, version, token)
-                    ORDER BY 2, 3
+                    ORDER BY v.subscription COLLATE \"C\", v.stream COLLATE \"C\"
                     ON CONFLICT (group_name, subscription, stream_name) DO UPDATE
                     SET stream_version = greatest(c.stream_version, EXCLUDED.stream_version),
                         updated_at = now()
@@ -468,12 +472,14 @@ impl Statements {
                 )
                 SELECT ARRAY(SELECT reserved_by FROM taken), (SELECT count(*) FROM announced)"
             ),
-            // The update finds the rows by the row versions locked, which
-            // no one else can change first: a join on the key would hash
-            // the whole table. Messages and checkpoints come from one
-            // snapshot: a checkpoint raised by a transaction that committed
-            // after it was taken reads fewer messages than it lags by, and
-            // is reserved again once released.
+            // The update finds the rows by the row versions locked: a join
+            // on the key would hash the whole table. A row changed and
+            // committed after the statement's snapshot is locked in its new
+            // version, which the update cannot see: it stays unreserved, to
+            // be taken by a later round. Messages and checkpoints come from
+            // one snapshot: a checkpoint raised by a transaction that
+            // committed after it was taken reads fewer messages than it lags
+            // by, and is reserved again once released.
             reserve: format!(
                 "WITH ready AS (
                     SELECT ctid FROM {s}.checkpoints

@@ -5,7 +5,7 @@
 use super::completer::{self, Completions};
 use super::context::{take_transaction, Context};
 use super::engine::Engine;
-use super::queue::{Handed, Queue};
+use super::queue::{Handed, Queue, Slots};
 use super::registry::SubscriptionDescriptor;
 use super::retry::backoff;
 use crate::error::Result;
@@ -15,7 +15,7 @@ use futures_util::FutureExt;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{Mutex, OwnedSemaphorePermit};
+use tokio::sync::Mutex;
 use tokio::task::JoinSet;
 use tokio::time::{sleep_until, Instant};
 
@@ -70,7 +70,7 @@ pub(crate) async fn run(
             room = queue.room(), if idle_until.is_none() => room,
         };
         let mut room = room;
-        let limit = room.num_permits();
+        let limit = room.len();
         let reserved = engine
             .checkpoints
             .reserve(
@@ -93,7 +93,7 @@ pub(crate) async fn run(
                     .expect("never poisoned")
                     .extend(reserved.iter().map(|r| r.reservation.token));
                 for reserved in reserved {
-                    let slot = room.split(1).expect("one slot per reservation");
+                    let slot = room.take_one().expect("one slot per reservation");
                     handlers.spawn(stream(&reserved).handle(reserved, slot));
                 }
             }
@@ -136,8 +136,8 @@ struct Stream {
 
 /// How handling a stream ended.
 enum Ended {
-    /// Handled up to this position, and caught up when read: the
-    /// checkpoint is to be moved there and released.
+    /// Handled up to this position, and caught up when read or stopped by
+    /// shutdown: the checkpoint is to be moved there and released.
     Done(i64),
     /// The reservation is still held and must be released as it is.
     Held,
@@ -160,15 +160,23 @@ impl Stream {
     /// Handles one reserved checkpoint's stream until it is caught up,
     /// fails, loses its reservation or the process shuts down, then lets go
     /// of it.
-    async fn handle(self, reserved: Reserved, slot: OwnedSemaphorePermit) {
+    async fn handle(self, reserved: Reserved, slot: Slots) {
         let Reserved {
             reservation,
             messages,
+            at,
         } = reserved;
         let token = reservation.token;
         let ended = {
             let _permit = self.engine.permits.acquire().await.expect("never closed");
-            self.handle_stream(&reservation, messages).await
+            // A checkpoint that waited for a handler this long could see its
+            // reservation run out, and another process take the stream,
+            // while its first batch is handled: it goes back instead.
+            if at.elapsed() > self.engine.config.reservation_timeout / 2 {
+                Ok(Ended::Held)
+            } else {
+                self.handle_stream(&reservation, messages).await
+            }
         };
         // After an error (most likely the database going away) the stream
         // pauses a moment, so a dead connection does not spin through

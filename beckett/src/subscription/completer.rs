@@ -2,11 +2,11 @@
 //! checkpoints a group's handlers are done with.
 
 use super::engine::Engine;
-use super::queue::Queue;
+use super::queue::{Queue, Slots};
 use crate::store::checkpoints::Completed;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, OwnedSemaphorePermit};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 /// The most checkpoints completed in one statement.
@@ -16,11 +16,11 @@ const MOST_AT_ONCE: usize = 1_000;
 /// its prefetch slot, freed once the checkpoint is written: until then it
 /// is still reserved.
 #[derive(Clone)]
-pub(crate) struct Completions(mpsc::UnboundedSender<(Completed, OwnedSemaphorePermit)>);
+pub(crate) struct Completions(mpsc::UnboundedSender<(Completed, Slots)>);
 
 impl Completions {
     /// Hands in a checkpoint to move on and release.
-    pub fn send(&self, completed: Completed, slot: OwnedSemaphorePermit) {
+    pub fn send(&self, completed: Completed, slot: Slots) {
         // The completer outlives every sender, so this cannot fail.
         let _ = self.0.send((completed, slot));
     }
@@ -46,7 +46,7 @@ async fn complete(
     engine: Arc<Engine>,
     group: &'static str,
     queue: Queue,
-    mut receiver: mpsc::UnboundedReceiver<(Completed, OwnedSemaphorePermit)>,
+    mut receiver: mpsc::UnboundedReceiver<(Completed, Slots)>,
 ) {
     let mut received = Vec::new();
     while receiver.recv_many(&mut received, MOST_AT_ONCE).await > 0 {

@@ -4,7 +4,7 @@
 //! hands them over with their messages, sparing a reservation and a read.
 
 use super::engine::Engine;
-use super::queue::Queue;
+use super::queue::{Queue, Slots};
 use super::registry::SubscriptionDescriptor;
 use super::wakeup::wait;
 use crate::error::Result;
@@ -12,8 +12,7 @@ use crate::store::checkpoints::{Raise, Reservation, Reserved};
 use crate::store::{Envelope, GlobalCursor, MessageStorage};
 use sqlx::PgConnection;
 use std::collections::{BTreeMap, HashSet};
-use std::time::Duration;
-use tokio::sync::OwnedSemaphorePermit;
+use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 /// Leads the group whenever no other process does, until shutdown. Errors
@@ -118,7 +117,7 @@ async fn consume(
     let mut room = queue.free(fresh);
     for lag in lagging.values_mut() {
         if lag.fresh().is_some() {
-            if let Some(slot) = room.as_mut().and_then(|room| room.split(1)) {
+            if let Some(slot) = room.as_mut().and_then(Slots::take_one) {
                 lag.take = Some((Uuid::now_v7(), slot));
             }
         }
@@ -136,7 +135,7 @@ async fn consume(
         .iter()
         .map(|f| (f.subscription.name, f.cursor.max(last)))
         .collect();
-    let taken = engine
+    let recorded = engine
         .checkpoints
         .record_batch(
             conn,
@@ -145,7 +144,21 @@ async fn consume(
             &cursors,
             engine.config.reservation_timeout,
         )
-        .await?;
+        .await;
+    let taken = match recorded {
+        Ok(taken) => taken,
+        Err(error) => {
+            // The statement may have committed with its answer lost: the
+            // checkpoints it would have reserved for this process must not
+            // wait for their reservations to run out. A release of tokens
+            // nothing holds changes nothing.
+            let offered: Vec<Uuid> = raises.iter().filter_map(|r| r.take).collect();
+            if !offered.is_empty() {
+                let _ = engine.checkpoints.release(&offered, Duration::ZERO).await;
+            }
+            return Err(error);
+        }
+    };
     for f in followed.iter_mut() {
         f.cursor = f.cursor.max(last);
     }
@@ -162,7 +175,7 @@ struct Lagging<'a> {
     version: i64,
     messages: Vec<&'a Envelope>,
     /// The token and slot to reserve it under, for this process.
-    take: Option<(Uuid, OwnedSemaphorePermit)>,
+    take: Option<(Uuid, Slots)>,
 }
 
 impl Lagging<'_> {
@@ -246,6 +259,7 @@ fn hand_over(
         let reserved = Reserved {
             reservation,
             messages: Ok(messages),
+            at: Instant::now(),
         };
         queue.hand(reserved, slot);
     }

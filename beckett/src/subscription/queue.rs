@@ -10,10 +10,9 @@
 
 use crate::store::checkpoints::Reserved;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore};
 
 /// How far back completions count towards how many to hold.
 const WINDOW: Duration = Duration::from_millis(500);
@@ -26,15 +25,52 @@ pub(crate) struct Queue {
     prefetch: usize,
     /// The fewest held when there is work.
     floor: usize,
-    /// How many to hold now.
-    target: Arc<AtomicUsize>,
     /// Recent completions: when, and how many.
     completed: Arc<Mutex<VecDeque<(Instant, usize)>>>,
-    handed: mpsc::UnboundedSender<(Reserved, OwnedSemaphorePermit)>,
+    /// Signalled when slots are given back.
+    freed: Arc<Notify>,
+    handed: mpsc::UnboundedSender<(Reserved, Slots)>,
+}
+
+/// Slots taken from a queue. Dropped, they go back, and whoever waits for
+/// room hears of it.
+pub(crate) struct Slots {
+    permit: Option<OwnedSemaphorePermit>,
+    freed: Arc<Notify>,
+}
+
+impl Slots {
+    /// How many slots these are.
+    pub fn len(&self) -> usize {
+        self.permit
+            .as_ref()
+            .map_or(0, OwnedSemaphorePermit::num_permits)
+    }
+
+    /// Takes one of these slots away, if any is left.
+    pub fn take_one(&mut self) -> Option<Slots> {
+        let one = self.permit.as_mut()?.split(1)?;
+        Some(Slots {
+            permit: Some(one),
+            freed: self.freed.clone(),
+        })
+    }
+}
+
+impl Drop for Slots {
+    fn drop(&mut self) {
+        if let Some(permit) = self.permit.take() {
+            let any = permit.num_permits() > 0;
+            drop(permit);
+            if any {
+                self.freed.notify_one();
+            }
+        }
+    }
 }
 
 /// Where the checkpoint consumer receives the handed-over checkpoints.
-pub(crate) struct Handed(mpsc::UnboundedReceiver<(Reserved, OwnedSemaphorePermit)>);
+pub(crate) struct Handed(mpsc::UnboundedReceiver<(Reserved, Slots)>);
 
 /// A queue holding between `concurrency` and `prefetch` checkpoints.
 pub(crate) fn new(prefetch: usize, concurrency: usize) -> (Queue, Handed) {
@@ -44,8 +80,8 @@ pub(crate) fn new(prefetch: usize, concurrency: usize) -> (Queue, Handed) {
         slots: Arc::new(Semaphore::new(prefetch)),
         prefetch,
         floor,
-        target: Arc::new(AtomicUsize::new(floor)),
         completed: Arc::default(),
+        freed: Arc::default(),
         handed: sender,
     };
     (queue, Handed(receiver))
@@ -53,56 +89,71 @@ pub(crate) fn new(prefetch: usize, concurrency: usize) -> (Queue, Handed) {
 
 impl Queue {
     /// Waits until half of the checkpoints to hold are free to take, then
-    /// takes every free one.
-    pub async fn room(&self) -> OwnedSemaphorePermit {
-        let target = self.target.load(Ordering::Relaxed);
-        let withheld = self.prefetch - target;
-        let least = u32::try_from(withheld + target.div_ceil(2)).unwrap_or(u32::MAX);
-        let mut room = (self.slots.clone().acquire_many_owned(least).await).expect("never closed");
-        let more = u32::try_from(self.slots.available_permits()).unwrap_or(u32::MAX);
-        if let Ok(more) = self.slots.clone().try_acquire_many_owned(more) {
-            room.merge(more);
+    /// takes every free one. It waits without queueing for the slots, so
+    /// that those given back meanwhile stay free for the global consumer
+    /// to hand over new streams with.
+    pub async fn room(&self) -> Slots {
+        loop {
+            let target = self.target();
+            let free = self.free_slots(target);
+            if free >= target.div_ceil(2) {
+                if let Some(room) = self.take(free) {
+                    return room;
+                }
+            }
+            self.freed.notified().await;
         }
-        drop(room.split(withheld));
-        room
     }
 
     /// Takes up to `most` free slots without waiting; `None` when none is.
-    pub fn free(&self, most: usize) -> Option<OwnedSemaphorePermit> {
-        let withheld = self.prefetch - self.target.load(Ordering::Relaxed);
-        let n = self
-            .slots
-            .available_permits()
-            .saturating_sub(withheld)
-            .min(most);
-        let n = u32::try_from(n).ok().filter(|n| *n > 0)?;
-        self.slots.clone().try_acquire_many_owned(n).ok()
+    pub fn free(&self, most: usize) -> Option<Slots> {
+        self.take(self.free_slots(self.target()).min(most))
     }
 
-    /// Counts `n` checkpoints completed, and sets how many to hold.
+    /// Slots free to take while holding `target` checkpoints.
+    fn free_slots(&self, target: usize) -> usize {
+        let withheld = self.prefetch - target;
+        self.slots.available_permits().saturating_sub(withheld)
+    }
+
+    fn take(&self, n: usize) -> Option<Slots> {
+        let n = u32::try_from(n).ok().filter(|n| *n > 0)?;
+        let permit = self.slots.clone().try_acquire_many_owned(n).ok()?;
+        Some(Slots {
+            permit: Some(permit),
+            freed: self.freed.clone(),
+        })
+    }
+
+    /// Counts `n` checkpoints completed.
     pub fn completed(&self, n: usize) {
+        let mut completed = self.completed.lock().expect("never poisoned");
+        completed.push_back((Instant::now(), n));
+    }
+
+    /// How many to hold now: those completed within the last [`WINDOW`],
+    /// between the floor and the prefetch.
+    fn target(&self) -> usize {
         let now = Instant::now();
         let mut completed = self.completed.lock().expect("never poisoned");
-        completed.push_back((now, n));
         while completed.front().is_some_and(|(at, _)| now - *at > WINDOW) {
             completed.pop_front();
         }
         let recent: usize = completed.iter().map(|(_, n)| n).sum();
-        let target = recent.clamp(self.floor, self.prefetch);
-        self.target.store(target, Ordering::Relaxed);
+        recent.clamp(self.floor, self.prefetch)
     }
 
     /// Hands a checkpoint reserved for this process to its consumer. When
     /// the consumer has stopped, the checkpoint stays among those the
     /// process releases at the end.
-    pub fn hand(&self, reserved: Reserved, slot: OwnedSemaphorePermit) {
+    pub fn hand(&self, reserved: Reserved, slot: Slots) {
         let _ = self.handed.send((reserved, slot));
     }
 }
 
 impl Handed {
     /// The next handed-over checkpoint, with its slot.
-    pub async fn next(&mut self) -> Option<(Reserved, OwnedSemaphorePermit)> {
+    pub async fn next(&mut self) -> Option<(Reserved, Slots)> {
         self.0.recv().await
     }
 }
