@@ -1,5 +1,7 @@
 //! `latency`: an idle worker; 200 single appends 20 ms apart; the time
-//! from each append's commit to its handler's start.
+//! from each append's commit to its handler's start. Then 200 messages
+//! scheduled to fall due 20 ms apart; the time from each one's due time to
+//! its handler's start.
 
 use super::jobs::wait_until_handled;
 use crate::database::{BenchDatabase, BenchResult};
@@ -7,6 +9,7 @@ use crate::handlers::{self, unix_micros, Ping};
 use crate::report;
 use crate::workers::Worker;
 use beckett::{ExpectedVersion, MessageStorage, NewMessage, PostgresStore};
+use chrono::{TimeDelta, Utc};
 use serde_json::json;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -30,27 +33,51 @@ pub async fn run(database: &BenchDatabase) -> BenchResult<()> {
         tokio::time::sleep(INTERVAL).await;
     }
     wait_until_handled(database, handlers::LATENCY, APPENDS as usize).await?;
-    let elapsed = started.elapsed();
+    let appended_in = started.elapsed();
 
-    let peak_rss = worker.peak_rss()?;
+    let started = Instant::now();
+    let first_due = Utc::now() + TimeDelta::seconds(1);
+    let mut due = HashMap::new();
+    for n in 0..APPENDS {
+        let seq = APPENDS + n;
+        let at = first_due + INTERVAL * n as u32;
+        let ping = NewMessage::new(&Ping { seq })?;
+        store.schedule(&format!("Ping-{seq}"), ping, at).await?;
+        due.insert(seq, at.timestamp_micros());
+    }
+    wait_until_handled(database, handlers::LATENCY, 2 * APPENDS as usize).await?;
+    let scheduled_in = started.elapsed();
+
+    let peak_rss = json!([worker.peak_rss()? / (1024 * 1024)]);
     let output = worker.stop()?;
+    let mut extra = delays(&output, &committed)?;
+    extra["peak_rss_mib"] = peak_rss.clone();
+    let parameters = json!({ "appends": APPENDS, "interval_ms": INTERVAL.as_millis() });
+    report::emit("latency", parameters, APPENDS as usize, appended_in, extra);
+    let mut extra = delays(&output, &due)?;
+    extra["peak_rss_mib"] = peak_rss;
+    let parameters = json!({ "scheduled": APPENDS, "interval_ms": INTERVAL.as_millis() });
+    report::emit("latency", parameters, APPENDS as usize, scheduled_in, extra);
+    Ok(())
+}
+
+/// The percentiles of the time from `since` (microseconds, by message
+/// number) to the handler's start the worker reported for each of them.
+fn delays(output: &str, since: &HashMap<u64, i64>) -> BenchResult<serde_json::Value> {
     let delays: Vec<f64> = output
         .lines()
         .filter_map(|line| {
             let mut words = line.strip_prefix("started ")?.split(' ');
             let seq: u64 = words.next()?.parse().ok()?;
             let at: i64 = words.next()?.parse().ok()?;
-            Some((at - committed.get(&seq)?) as f64 / 1000.0)
+            Some((at - since.get(&seq)?) as f64 / 1000.0)
         })
         .collect();
-    if delays.len() != APPENDS as usize {
-        return Err(format!("{} of {APPENDS} handler starts reported", delays.len()).into());
+    if delays.len() != since.len() {
+        let expected = since.len();
+        return Err(format!("{} of {expected} handler starts reported", delays.len()).into());
     }
-    let mut extra = report::latency(delays);
-    extra["peak_rss_mib"] = json!([peak_rss / (1024 * 1024)]);
-    let parameters = json!({ "appends": APPENDS, "interval_ms": INTERVAL.as_millis() });
-    report::emit("latency", parameters, APPENDS as usize, elapsed, extra);
-    Ok(())
+    Ok(report::latency(delays))
 }
 
 /// Waits until the worker has registered its subscription, then a moment
