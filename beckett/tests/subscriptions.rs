@@ -83,6 +83,20 @@ async fn outlives_reservation(_: Counted, ctx: Context) -> beckett::Result<()> {
     Ok(())
 }
 
+/// Quick for numbers below 1000, 600 ms for the others.
+#[beckett::subscription(group = "Waiting", messages(Counted))]
+async fn quick_then_slow(counted: Counted, ctx: Context) -> Result<(), sqlx::Error> {
+    if counted.n >= 1000 {
+        tokio::time::sleep(Duration::from_millis(600)).await;
+    }
+    record(&ctx).await
+}
+
+#[beckett::subscription(group = "Survivor", messages(ItemAdded))]
+async fn survivor(_: ItemAdded, ctx: Context) -> Result<(), sqlx::Error> {
+    record(&ctx).await
+}
+
 #[beckett::subscription(group = "Late", category = "Late", start = "end")]
 async fn late(_: Envelope, ctx: Context) -> Result<(), sqlx::Error> {
     record(&ctx).await
@@ -387,6 +401,73 @@ async fn handler_that_lost_its_reservation_cannot_commit(pool: PgPool) {
     running.await.unwrap().unwrap();
 }
 
+/// A process that got through quick messages holds many checkpoints; when
+/// the handler turns slow, the ones still waiting for it would outlive
+/// their reservations, and another process would handle their streams at
+/// the same time. Checkpoints that waited half their reservation go back.
+#[sqlx::test(migrations = false)]
+async fn checkpoints_that_waited_long_for_a_handler_go_back(pool: PgPool) {
+    let store = store(pool.clone()).await;
+    let settings = |builder: beckett::Builder| {
+        builder
+            .concurrency(1)
+            .reservation_timeout(Duration::from_secs(2))
+            .poll_interval(Duration::from_millis(100))
+    };
+    let processes = [
+        start_with(&pool, "Waiting", settings).await,
+        start_with(&pool, "Waiting", settings).await,
+    ];
+    let count = |sql: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    for n in 0..200 {
+        store
+            .append(
+                &format!("Quick-{n}"),
+                ExpectedVersion::Any,
+                vec![counted(n)],
+            )
+            .await
+            .unwrap();
+    }
+    eventually("the quick messages are handled", || async {
+        count("SELECT count(*) FROM handled").await >= 200
+    })
+    .await;
+    for n in 0..5 {
+        store
+            .append(
+                &format!("Slow-{n}"),
+                ExpectedVersion::Any,
+                vec![counted(1000 + n)],
+            )
+            .await
+            .unwrap();
+    }
+    eventually("the slow messages are handled", || async {
+        count("SELECT count(DISTINCT stream) FROM handled WHERE stream LIKE 'Slow-%'").await >= 5
+    })
+    .await;
+    // Time for a second handling of a stream whose reservation ran out.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        count("SELECT count(*) FROM handled WHERE stream LIKE 'Slow-%'").await,
+        5,
+        "a slow stream was handled twice"
+    );
+    for (stop, running) in processes {
+        stop.cancel();
+        running.await.unwrap().unwrap();
+    }
+}
+
 #[sqlx::test(migrations = false)]
 async fn subscription_starting_at_end_ignores_earlier_messages(pool: PgPool) {
     let store = store(pool.clone()).await;
@@ -457,7 +538,12 @@ async fn killed_connections_are_survived_without_skipping(
         .connect_with(connect.application_name("engine"))
         .await
         .unwrap();
-    let (stop, running) = start(&engine_pool, "Typed").await;
+    // A handler call cut off by the kill fails like any other, and is
+    // retried.
+    let (stop, running) = start_with(&engine_pool, "Survivor", |builder| {
+        builder.retry_delays(Duration::from_millis(10), Duration::from_millis(100))
+    })
+    .await;
     let good = || {
         NewMessage::new(&ItemAdded {
             sku: "kb".to_owned(),
