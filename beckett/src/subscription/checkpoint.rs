@@ -52,7 +52,7 @@ pub(crate) async fn run(
     let mut idle_until: Option<Instant> = None;
     loop {
         while handlers.try_join_next().is_some() {}
-        let room = tokio::select! {
+        let mut room = tokio::select! {
             biased;
             () = engine.shutdown.cancelled() => break,
             Some((reserved, slot)) = handed.next() => {
@@ -69,7 +69,6 @@ pub(crate) async fn run(
             }
             room = queue.room(), if idle_until.is_none() => room,
         };
-        let mut room = room;
         let limit = room.len();
         let reserved = engine
             .checkpoints
@@ -207,7 +206,9 @@ impl Stream {
             }
         };
         if let Some(pause) = pause {
-            release(&self.engine, token, pause).await;
+            if let Err(error) = self.engine.release(&[token], pause).await {
+                tracing::warn!(%error, "cannot release a reservation; it expires by itself");
+            }
         }
         self.engine
             .held
@@ -314,25 +315,6 @@ impl Stream {
             .checkpoints
             .fail(self.group, reservation, &failure)
             .await
-    }
-}
-
-/// Releases a reservation, retrying a few times: after the database drops
-/// connections the pool may hand out a dead one first, and a reservation
-/// left behind holds its stream back until it expires.
-async fn release(engine: &Engine, token: uuid::Uuid, pause: Duration) {
-    let mut delay = Duration::from_millis(50);
-    for attempt in 1..=5 {
-        match engine.checkpoints.release(&[token], pause).await {
-            Ok(()) => return,
-            Err(error) if attempt == 5 => {
-                tracing::warn!(%error, "cannot release a reservation; it expires by itself");
-            }
-            Err(_) => {
-                tokio::time::sleep(delay).await;
-                delay *= 2;
-            }
-        }
     }
 }
 

@@ -12,6 +12,7 @@ use crate::{recurring, scheduling};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::sync::Mutex;
+use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -112,10 +113,28 @@ pub(crate) async fn run(
         .drain()
         .collect();
     if !held.is_empty() {
-        engine
-            .checkpoints
-            .release(&held, std::time::Duration::ZERO)
-            .await?;
+        engine.release(&held, Duration::ZERO).await?;
     }
     Ok(())
+}
+
+impl Engine {
+    /// Releases reservations, not to be reserved again for `pause`,
+    /// retrying a few times: after the database drops connections the pool
+    /// may hand out a dead one first, and a reservation left behind holds
+    /// its stream back until it expires.
+    pub async fn release(&self, tokens: &[Uuid], pause: Duration) -> Result<()> {
+        let mut delay = Duration::from_millis(50);
+        let mut attempt = 1;
+        loop {
+            match self.checkpoints.release(tokens, pause).await {
+                Err(_) if attempt < 5 => {
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                    attempt += 1;
+                }
+                done => return done,
+            }
+        }
+    }
 }

@@ -154,7 +154,9 @@ async fn consume(
             // nothing holds changes nothing.
             let offered: Vec<Uuid> = raises.iter().filter_map(|r| r.take).collect();
             if !offered.is_empty() {
-                let _ = engine.checkpoints.release(&offered, Duration::ZERO).await;
+                if let Err(error) = engine.release(&offered, Duration::ZERO).await {
+                    tracing::warn!(%error, "cannot release the checkpoints offered; they expire by themselves");
+                }
             }
             return Err(error);
         }
@@ -268,24 +270,11 @@ fn hand_over(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::subscription::{Context, HandlerFuture, Start};
-
-    fn handler(_: Envelope, _: Context) -> HandlerFuture {
-        Box::pin(async { Ok(()) })
-    }
+    use crate::subscription::registry::test_subscription;
 
     static JOBS: SubscriptionDescriptor = SubscriptionDescriptor {
-        group: "Jobs",
-        name: "run",
         messages: &["Job"],
-        category: None,
-        stream: None,
-        start: Start::Beginning,
-        max_retries: None,
-        timeout: None,
-        transactional: false,
-        handler,
-        location: "here",
+        ..test_subscription("Jobs", "run", "here")
     };
 
     /// A message read from the global order, written by transaction `xid`.

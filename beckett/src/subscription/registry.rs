@@ -185,40 +185,41 @@ fn select<'a>(
     Ok(groups)
 }
 
+/// A subscription to `OrderPlaced` whose handler does nothing, for tests.
+#[cfg(test)]
+pub(crate) const fn test_subscription(
+    group: &'static str,
+    name: &'static str,
+    location: &'static str,
+) -> SubscriptionDescriptor {
+    fn handler(_: Envelope, _: Context) -> HandlerFuture {
+        Box::pin(async { Ok(()) })
+    }
+    SubscriptionDescriptor {
+        group,
+        name,
+        messages: &["OrderPlaced"],
+        category: None,
+        stream: None,
+        start: Start::Beginning,
+        max_retries: None,
+        timeout: None,
+        transactional: false,
+        handler,
+        location,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn handler(_: Envelope, _: Context) -> HandlerFuture {
-        Box::pin(async { Ok(()) })
-    }
-
-    const fn subscription(
-        group: &'static str,
-        name: &'static str,
-        location: &'static str,
-    ) -> SubscriptionDescriptor {
-        SubscriptionDescriptor {
-            group,
-            name,
-            messages: &["OrderPlaced"],
-            category: None,
-            stream: None,
-            start: Start::Beginning,
-            max_retries: None,
-            timeout: None,
-            transactional: false,
-            handler,
-            location,
-        }
-    }
-
     #[test]
     fn duplicate_subscription_names_in_a_group_are_refused_naming_both() {
         let subscriptions = [
-            subscription("Billing", "invoice", "src/a.rs:3"),
-            subscription("Shipping", "invoice", "src/b.rs:9"),
-            subscription("Billing", "invoice", "src/c.rs:12"),
+            test_subscription("Billing", "invoice", "src/a.rs:3"),
+            test_subscription("Shipping", "invoice", "src/b.rs:9"),
+            test_subscription("Billing", "invoice", "src/c.rs:12"),
         ];
         let error = group(&subscriptions).1.join("; ");
         assert!(error.contains("`invoice` in group `Billing`"), "{error}");
@@ -231,8 +232,8 @@ mod tests {
     #[test]
     fn one_name_in_two_groups_is_fine() {
         let subscriptions = [
-            subscription("Billing", "invoice", "src/a.rs:3"),
-            subscription("Shipping", "invoice", "src/b.rs:9"),
+            test_subscription("Billing", "invoice", "src/a.rs:3"),
+            test_subscription("Shipping", "invoice", "src/b.rs:9"),
         ];
         let (groups, problems) = group(&subscriptions);
         assert!(problems.is_empty(), "{problems:?}");
@@ -261,8 +262,8 @@ mod tests {
     #[test]
     fn wanted_groups_are_selected_and_unknown_ones_named() {
         let subscriptions = [
-            subscription("Billing", "invoice", "src/a.rs:3"),
-            subscription("Shipping", "label", "src/b.rs:9"),
+            test_subscription("Billing", "invoice", "src/a.rs:3"),
+            test_subscription("Shipping", "label", "src/b.rs:9"),
         ];
         let (linked, _) = group(&subscriptions);
         let billing = select(linked.clone(), Some(&["Billing".to_owned()])).unwrap();
@@ -289,12 +290,12 @@ mod tests {
 
     #[test]
     fn selection_by_type_and_category() {
-        let mut by_category = subscription("G", "s", "x");
+        let mut by_category = test_subscription("G", "s", "x");
         by_category.messages = &[];
         by_category.category = Some("Order");
         assert!(by_category.selects("Anything", "Order-1"));
         assert!(!by_category.selects("Anything", "Orders-1"));
-        let by_type = subscription("G", "s", "x");
+        let by_type = test_subscription("G", "s", "x");
         assert!(by_type.selects("OrderPlaced", "Cart-1"));
         assert!(!by_type.selects("OrderShipped", "Cart-1"));
     }
