@@ -468,6 +468,34 @@ async fn checkpoints_that_waited_long_for_a_handler_go_back(pool: PgPool) {
     }
 }
 
+/// A message appended while its stream is being handled leaves the
+/// checkpoint lagging once the handled one is written; the process hears
+/// of it then, not at its next poll.
+#[sqlx::test(migrations = false)]
+async fn a_message_appended_during_handling_is_handled_without_a_poll(pool: PgPool) {
+    let store = store(pool.clone()).await;
+    let (stop, running) = start_with(&pool, "Waiting", |builder| {
+        builder.poll_interval(Duration::from_secs(60))
+    })
+    .await;
+    store
+        .append("Relag-1", ExpectedVersion::Any, vec![counted(1000)])
+        .await
+        .unwrap();
+    // The slow handler of the first message is running.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    store
+        .append("Relag-1", ExpectedVersion::Any, vec![counted(1)])
+        .await
+        .unwrap();
+    eventually("both messages are handled", || async {
+        handled(&pool, "Relag-1").await == [1, 2]
+    })
+    .await;
+    stop.cancel();
+    running.await.unwrap().unwrap();
+}
+
 #[sqlx::test(migrations = false)]
 async fn subscription_starting_at_end_ignores_earlier_messages(pool: PgPool) {
     let store = store(pool.clone()).await;
