@@ -78,10 +78,12 @@ async fn main() -> beckett::Result<()> {
     let mut cursor = GlobalCursor::START;
     let mut total = 0;
     loop {
-        let batch = store.read_global(cursor, 1000).await?;
-        let Some(last) = batch.last() else { break };
-        cursor = last.cursor();
-        total += batch.len();
+        let read = store.read_global(&cursor, 1000).await?;
+        if read.messages.is_empty() {
+            break;
+        }
+        total += read.messages.len();
+        cursor = read.cursor;
     }
     println!("the store holds {total} messages in global order");
     Ok(())

@@ -19,7 +19,7 @@ pub use migrate::{migrate, migrate_schema, migration_script, Schema};
 pub use runtime::{run, Beckett, Builder};
 pub use store::{
     category, connect, connect_from_env, Appended, Envelope, ExpectedVersion, GlobalCursor,
-    MessageStorage, PostgresStore,
+    GlobalRead, MessageStorage, PostgresStore,
 };
 pub use subscription::{BoxError, Context, MessageSet};
 

@@ -1,11 +1,12 @@
-//! The global order never skips a message whose transaction commits late.
+//! The global order never skips a message whose transaction commits late,
+//! and never waits for a transaction that writes nothing.
 
 mod common;
 
-use beckett::{Envelope, ExpectedVersion, GlobalCursor, MessageStorage};
-use common::{counted, read_global_until, store, store_with_connections};
+use beckett::{Envelope, ExpectedVersion, GlobalCursor, GlobalRead, MessageStorage, PostgresStore};
+use common::{counted, store, store_with_connections};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::PgPool;
+use sqlx::{Connection, PgPool};
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -13,8 +14,12 @@ fn streams(messages: &[Envelope]) -> Vec<&str> {
     messages.iter().map(|m| m.stream.as_str()).collect()
 }
 
+async fn read(store: &PostgresStore, cursor: &GlobalCursor) -> GlobalRead {
+    store.read_global(cursor, 100).await.unwrap()
+}
+
 #[sqlx::test(migrations = false)]
-async fn late_commit_is_not_skipped(pool: PgPool) {
+async fn late_commit_is_read_after_what_passed_it(pool: PgPool) {
     let store = store(pool.clone()).await;
 
     let mut a = pool.begin().await.unwrap();
@@ -28,21 +33,23 @@ async fn late_commit_is_not_skipped(pool: PgPool) {
         .unwrap();
     assert!(a_appended.global_positions[0] < b_appended.global_positions[0]);
 
-    let while_open = store.read_global(GlobalCursor::START, 100).await.unwrap();
-    assert!(
-        while_open.is_empty(),
-        "B passed open A: {:?}",
-        streams(&while_open)
+    let while_open = read(&store, &GlobalCursor::START).await;
+    assert_eq!(
+        streams(&while_open.messages),
+        ["B-1"],
+        "B waits for nothing"
     );
+    let still_open = read(&store, &while_open.cursor).await;
+    assert!(still_open.messages.is_empty());
 
     a.commit().await.unwrap();
-    let read = read_global_until(&store, 2).await;
-    assert_eq!(streams(&read), ["A-1", "B-1"]);
-    assert!(read[0].global_position < read[1].global_position);
+    let after = read(&store, &still_open.cursor).await;
+    assert_eq!(streams(&after.messages), ["A-1"], "A is not skipped");
+    assert!(read(&store, &after.cursor).await.messages.is_empty());
 }
 
 #[sqlx::test(migrations = false)]
-async fn rolled_back_transaction_does_not_hold_the_order_back(pool: PgPool) {
+async fn rolled_back_transaction_is_owed_nothing(pool: PgPool) {
     let store = store(pool.clone()).await;
 
     let mut a = pool.begin().await.unwrap();
@@ -54,22 +61,29 @@ async fn rolled_back_transaction_does_not_hold_the_order_back(pool: PgPool) {
         .append("B-1", ExpectedVersion::Any, vec![counted(2)])
         .await
         .unwrap();
-    assert!(store
-        .read_global(GlobalCursor::START, 100)
-        .await
-        .unwrap()
-        .is_empty());
+    let first = read(&store, &GlobalCursor::START).await;
+    assert_eq!(streams(&first.messages), ["B-1"]);
 
     a.rollback().await.unwrap();
-    let read = read_global_until(&store, 1).await;
-    assert_eq!(streams(&read), ["B-1"]);
-    let after = store.read_global(read[0].cursor(), 100).await.unwrap();
-    assert!(after.is_empty(), "nothing after B: {:?}", streams(&after));
+    let after = read(&store, &first.cursor).await;
+    assert!(
+        after.messages.is_empty(),
+        "nothing after B: {:?}",
+        streams(&after.messages)
+    );
+    store
+        .append("C-1", ExpectedVersion::Any, vec![counted(3)])
+        .await
+        .unwrap();
+    assert_eq!(
+        streams(&read(&store, &after.cursor).await.messages),
+        ["C-1"]
+    );
 }
 
 /// Y takes its transaction id before X but its position after X's, and
 /// commits first. A reader following positions alone would return Y and
-/// then never go back for X; the cursor's transaction order does.
+/// then never go back for X; the cursor owes X until it ends.
 #[sqlx::test(migrations = false)]
 async fn position_taken_before_an_older_transaction_is_not_skipped(pool: PgPool) {
     let store = store(pool.clone()).await;
@@ -95,19 +109,80 @@ async fn position_taken_before_an_older_transaction_is_not_skipped(pool: PgPool)
     assert!(x_appended.global_positions[0] < y_appended.global_positions[0]);
     y.commit().await.unwrap();
 
-    let first = read_global_until(&store, 1).await;
-    assert_eq!(streams(&first), ["Y-1"]);
+    let first = read(&store, &GlobalCursor::START).await;
+    assert_eq!(streams(&first.messages), ["Y-1"]);
 
     x.commit().await.unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let rest = loop {
-        let rest = store.read_global(first[0].cursor(), 100).await.unwrap();
-        if !rest.is_empty() || std::time::Instant::now() > deadline {
-            break rest;
+    let rest = read(&store, &first.cursor).await;
+    assert_eq!(streams(&rest.messages), ["X-1"]);
+}
+
+/// Transactions that hold an id and write no message, in another database
+/// and in this one, idle in transaction: readers do not wait for them.
+#[sqlx::test(migrations = false)]
+async fn transactions_that_write_no_message_delay_nothing(
+    options: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let store = store(options.connect_with(connect.clone()).await.unwrap()).await;
+    let mut elsewhere = sqlx::PgConnection::connect_with(&connect.clone().database("postgres"))
+        .await
+        .unwrap();
+    let mut here = sqlx::PgConnection::connect_with(&connect).await.unwrap();
+    for conn in [&mut elsewhere, &mut here] {
+        sqlx::query("BEGIN").execute(&mut *conn).await.unwrap();
+        sqlx::query("SELECT pg_current_xact_id()")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+    }
+
+    store
+        .append("Flowing-1", ExpectedVersion::Any, vec![counted(1)])
+        .await
+        .unwrap();
+    let first = read(&store, &GlobalCursor::START).await;
+    assert_eq!(streams(&first.messages), ["Flowing-1"]);
+    store
+        .append("Flowing-1", ExpectedVersion::Any, vec![counted(2)])
+        .await
+        .unwrap();
+    let second = read(&store, &first.cursor).await;
+    assert_eq!(streams(&second.messages), ["Flowing-1"]);
+
+    for conn in [&mut elsewhere, &mut here] {
+        sqlx::query("ROLLBACK").execute(&mut *conn).await.unwrap();
+    }
+}
+
+/// A transaction that appended many messages and commits late is read
+/// through across several reads, from where each stopped.
+#[sqlx::test(migrations = false)]
+async fn a_late_transaction_is_read_through_in_batches(pool: PgPool) {
+    let store = store(pool.clone()).await;
+    let mut late = pool.begin().await.unwrap();
+    let messages = (0..25).map(counted).collect();
+    store
+        .append_in(&mut late, "Late-1", ExpectedVersion::Any, messages)
+        .await
+        .unwrap();
+    store
+        .append("Early-1", ExpectedVersion::Any, vec![counted(100)])
+        .await
+        .unwrap();
+    let mut cursor = read(&store, &GlobalCursor::START).await.cursor;
+    late.commit().await.unwrap();
+
+    let mut seen = Vec::new();
+    loop {
+        let batch = store.read_global(&cursor, 10).await.unwrap();
+        cursor = batch.cursor;
+        if batch.messages.is_empty() {
+            break;
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
-    assert_eq!(streams(&rest), ["X-1"]);
+        seen.extend(batch.messages.iter().map(|m| m.position));
+    }
+    assert_eq!(seen, (1..=25).collect::<Vec<_>>());
 }
 
 /// Appenders commit and roll back at random moments while a reader follows
@@ -156,15 +231,14 @@ async fn concurrent_reader_sees_every_committed_message_once(
             let total = WRITERS * APPENDS * 4 / 5;
             let deadline = std::time::Instant::now() + Duration::from_secs(60);
             while (seen.len() as i64) < total && std::time::Instant::now() < deadline {
-                let batch = store.read_global(cursor, 7).await.unwrap();
-                if let Some(last) = batch.last() {
-                    assert!(last.cursor() > cursor);
-                    cursor = last.cursor();
-                } else {
+                let batch = store.read_global(&cursor, 7).await.unwrap();
+                cursor = batch.cursor;
+                if batch.messages.is_empty() {
                     tokio::time::sleep(Duration::from_millis(5)).await;
                 }
                 seen.extend(
                     batch
+                        .messages
                         .iter()
                         .map(|m| m.decode::<common::Counted>().unwrap().n),
                 );

@@ -59,7 +59,7 @@ async fn concurrent_migrations_take_turns(pool: PgPool) {
         .fetch_one(&pool)
         .await
         .unwrap();
-    assert_eq!(applied, 3);
+    assert_eq!(applied, 4);
 }
 
 #[sqlx::test(migrations = false)]

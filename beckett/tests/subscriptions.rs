@@ -497,7 +497,7 @@ async fn a_message_appended_during_handling_is_handled_without_a_poll(pool: PgPo
 }
 
 #[sqlx::test(migrations = false)]
-async fn subscription_starting_at_end_ignores_earlier_messages(pool: PgPool) {
+async fn subscription_starting_at_end_handles_only_new_messages(pool: PgPool) {
     let store = store(pool.clone()).await;
     store
         .append("Late-1", ExpectedVersion::Any, vec![counted(1)])
@@ -517,12 +517,25 @@ async fn subscription_starting_at_end_ignores_earlier_messages(pool: PgPool) {
         .append("Late-2", ExpectedVersion::Any, vec![counted(2)])
         .await
         .unwrap();
+    // A stream with history: only its new message is handled.
+    store
+        .append("Late-1", ExpectedVersion::Any, vec![counted(3)])
+        .await
+        .unwrap();
 
     eventually("Late-2 is handled", || async {
         handled(&pool, "Late-2").await == [1]
     })
     .await;
-    assert!(handled(&pool, "Late-1").await.is_empty());
+    eventually("Late-1's new message is handled", || async {
+        !handled(&pool, "Late-1").await.is_empty()
+    })
+    .await;
+    assert_eq!(
+        handled(&pool, "Late-1").await,
+        [2],
+        "history is not handed over"
+    );
     stop.cancel();
     running.await.unwrap().unwrap();
 }

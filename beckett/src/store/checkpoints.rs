@@ -1,12 +1,13 @@
 //! The engine's own state on Postgres: subscriptions' global cursors and
 //! their per-stream checkpoints. All of its SQL is here.
 
-use super::{envelope, Envelope, GlobalCursor, MESSAGE_COLUMNS};
+use super::cursor::{Pending, Place};
+use super::{raw_message, GlobalCursor, RawMessage, MESSAGE_COLUMNS};
 use crate::error::Result;
 use crate::migrate::Schema;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::types::PgInterval;
-use sqlx::postgres::{PgConnection, PgPool, PgRow};
+use sqlx::postgres::{PgConnection, PgPool};
 use sqlx::{FromRow, Row};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -28,12 +29,11 @@ pub(crate) struct Reservation {
 }
 
 /// A reservation with the first messages of its stream after the
-/// checkpoint's position, read in the statement that reserved it; an
-/// error when one of them could not be mapped.
+/// checkpoint's position, read in the statement that reserved it.
 #[derive(Debug)]
 pub(crate) struct Reserved {
     pub reservation: Reservation,
-    pub messages: Result<Vec<Envelope>>,
+    pub messages: Vec<RawMessage>,
     /// When it was reserved, by this process's clock.
     pub at: Instant,
 }
@@ -149,16 +149,20 @@ impl Checkpoints {
         conn: &mut PgConnection,
         group: &str,
     ) -> Result<Vec<(String, GlobalCursor)>> {
-        let rows: Vec<(String, i64, i64)> = sqlx::query_as(&self.sql.cursors)
-            .bind(group)
-            .fetch_all(conn)
-            .await?;
+        let rows: Vec<(String, i64, i64, sqlx::types::Json<Vec<Pending>>)> =
+            sqlx::query_as(&self.sql.cursors)
+                .bind(group)
+                .fetch_all(conn)
+                .await?;
         Ok(rows
             .into_iter()
-            .map(|(name, transaction_id, global_position)| {
+            .map(|(name, transaction_id, global_position, pending)| {
                 let cursor = GlobalCursor {
-                    transaction_id,
-                    global_position,
+                    frontier: Place {
+                        transaction_id,
+                        global_position,
+                    },
+                    pending: pending.0,
                 };
                 (name, cursor)
             })
@@ -175,7 +179,7 @@ impl Checkpoints {
         conn: &mut PgConnection,
         group: &str,
         raises: &[Raise<'_>],
-        cursors: &[(&str, GlobalCursor)],
+        cursors: &[(&str, &GlobalCursor)],
         timeout: Duration,
     ) -> Result<HashSet<Uuid>> {
         let subscriptions: Vec<&str> = raises.iter().map(|r| r.subscription).collect();
@@ -183,8 +187,18 @@ impl Checkpoints {
         let versions: Vec<i64> = raises.iter().map(|r| r.version).collect();
         let tokens: Vec<Option<Uuid>> = raises.iter().map(|r| r.take).collect();
         let names: Vec<&str> = cursors.iter().map(|(name, _)| *name).collect();
-        let transactions: Vec<i64> = cursors.iter().map(|(_, c)| c.transaction_id).collect();
-        let positions: Vec<i64> = cursors.iter().map(|(_, c)| c.global_position).collect();
+        let transactions: Vec<i64> = cursors
+            .iter()
+            .map(|(_, c)| c.frontier.transaction_id)
+            .collect();
+        let positions: Vec<i64> = cursors
+            .iter()
+            .map(|(_, c)| c.frontier.global_position)
+            .collect();
+        let pending: Vec<sqlx::types::Json<&[Pending]>> = cursors
+            .iter()
+            .map(|(_, c)| sqlx::types::Json(&c.pending[..]))
+            .collect();
         let (taken, _announced): (Vec<Uuid>, i64) = sqlx::query_as(&self.sql.record_batch)
             .bind(group)
             .bind(subscriptions)
@@ -195,6 +209,7 @@ impl Checkpoints {
             .bind(names)
             .bind(transactions)
             .bind(positions)
+            .bind(pending)
             .fetch_one(conn)
             .await?;
         Ok(taken.into_iter().collect())
@@ -227,17 +242,15 @@ impl Checkpoints {
             if same.is_none() {
                 reserved.push(Reserved {
                     reservation: Reservation::from_row(row)?,
-                    messages: Ok(Vec::new()),
+                    messages: Vec::new(),
                     at: Instant::now(),
                 });
             }
             let last = reserved.last_mut().expect("pushed above");
-            if let Ok(messages) = &mut last.messages {
-                match message(row) {
-                    Ok(Some(message)) => messages.push(message),
-                    Ok(None) => {}
-                    Err(error) => last.messages = Err(error),
-                }
+            // A reservation whose stream had nothing to read comes with no
+            // message.
+            if row.try_get::<Option<Uuid>, _>("id")?.is_some() {
+                last.messages.push(raw_message(row)?);
             }
         }
         Ok(reserved)
@@ -379,13 +392,6 @@ impl Checkpoints {
     }
 }
 
-/// The message a row of the reserve statement carries, if any: a
-/// reservation whose stream had nothing to read comes with none.
-fn message(row: &PgRow) -> Result<Option<Envelope>> {
-    let id: Option<Uuid> = row.try_get("id")?;
-    id.map(|_| envelope(row)).transpose()
-}
-
 /// A duration as Postgres holds it, to the microsecond.
 fn interval(duration: Duration) -> PgInterval {
     PgInterval {
@@ -423,15 +429,26 @@ impl Statements {
         Self {
             messages_channel: schema.channel("messages"),
             checkpoints_channel: checkpoints_channel.clone(),
-            // From the end: after the newest message no running transaction
-            // can still precede.
+            // From the end: past the newest message the snapshot shows
+            // committed, owing the transactions it shows running below it,
+            // and keeping the snapshot to tell history from new messages.
             register: format!(
-                "INSERT INTO {s}.subscriptions (group_name, name, transaction_id, global_position)
-                 SELECT $1, $2, coalesce(max(transaction_id), 0), coalesce(max(global_position), 0)
-                 FROM (SELECT transaction_id, global_position FROM {s}.messages
-                       WHERE $3 AND transaction_id
-                           < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
-                       ORDER BY transaction_id DESC, global_position DESC LIMIT 1) AS last
+                "INSERT INTO {s}.subscriptions
+                    (group_name, name, transaction_id, global_position, pending, start_snapshot)
+                 SELECT $1, $2, coalesce(last.transaction_id, 0), coalesce(last.global_position, 0),
+                     coalesce((
+                         SELECT jsonb_agg(jsonb_build_object(
+                             'transaction_id', id::text::bigint, 'after', 0) ORDER BY id)
+                         FROM pg_snapshot_xip(pg_current_snapshot()) AS id
+                         WHERE id::text::bigint < last.transaction_id), '[]'),
+                     pg_current_snapshot()
+                 FROM (SELECT) AS now
+                 LEFT JOIN LATERAL (
+                     SELECT transaction_id, global_position FROM {s}.messages
+                     ORDER BY transaction_id DESC, global_position DESC LIMIT 1) AS last ON true
+                 WHERE $3
+                 UNION ALL
+                 SELECT $1, $2, 0, 0, '[]', NULL WHERE NOT $3
                  ON CONFLICT DO NOTHING"
             ),
             try_lead: format!(
@@ -439,30 +456,49 @@ impl Statements {
                 schema.as_str()
             ),
             cursors: format!(
-                "SELECT name, transaction_id, global_position FROM {s}.subscriptions
+                "SELECT name, transaction_id, global_position, pending FROM {s}.subscriptions
                  WHERE group_name = $1"
             ),
             // An existing checkpoint keeps its holder: only a created one
             // is reserved under the token offered. Every process is told
-            // of the rest.
+            // of the rest. A subscription that started at the end creates
+            // a stream's checkpoint past the messages its starting snapshot
+            // showed committed: those are a prefix of the stream, since
+            // appenders of one stream wait for each other.
             record_batch: format!(
                 "WITH raised AS (
                     INSERT INTO {s}.checkpoints AS c
-                        (group_name, subscription, stream_name, stream_version, reserved_by,
-                         reserved_until, process_at)
-                    SELECT $1, v.subscription, v.stream, v.version, v.token,
+                        (group_name, subscription, stream_name, stream_version, stream_position,
+                         reserved_by, reserved_until, process_at)
+                    SELECT $1, v.subscription, v.stream, v.version,
+                        CASE WHEN s.start_snapshot IS NULL OR EXISTS (
+                            SELECT FROM {s}.checkpoints AS e
+                            WHERE e.group_name = $1 AND e.subscription = v.subscription
+                                AND e.stream_name = v.stream)
+                        THEN 0
+                        ELSE coalesce((
+                            SELECT m.stream_position FROM {s}.messages AS m
+                            WHERE m.stream_name = v.stream
+                                AND pg_visible_in_snapshot(
+                                    m.transaction_id::text::xid8, s.start_snapshot)
+                            ORDER BY m.stream_position DESC LIMIT 1), 0)
+                        END,
+                        v.token,
                         CASE WHEN v.token IS NOT NULL THEN now() + $6::interval END,
                         now() + CASE WHEN v.token IS NOT NULL THEN $6::interval ELSE '0' END
                     FROM unnest($2::text[], $3::text[], $4::bigint[], $5::uuid[])
                         AS v (subscription, stream, version, token)
+                    JOIN {s}.subscriptions AS s ON s.group_name = $1 AND s.name = v.subscription
                     ORDER BY v.subscription COLLATE \"C\", v.stream COLLATE \"C\"
                     ON CONFLICT (group_name, subscription, stream_name) DO UPDATE
                     SET stream_version = greatest(c.stream_version, EXCLUDED.stream_version),
                         updated_at = now()
                     RETURNING c.reserved_by
                 ), moved AS (
-                    UPDATE {s}.subscriptions AS s SET transaction_id = m.t, global_position = m.p
-                    FROM unnest($7::text[], $8::bigint[], $9::bigint[]) AS m (name, t, p)
+                    UPDATE {s}.subscriptions AS s
+                    SET transaction_id = m.t, global_position = m.p, pending = m.pending
+                    FROM unnest($7::text[], $8::bigint[], $9::bigint[], $10::jsonb[])
+                        AS m (name, t, p, pending)
                     WHERE s.group_name = $1 AND s.name = m.name
                 ), taken AS (
                     SELECT reserved_by FROM raised WHERE reserved_by = ANY($5)

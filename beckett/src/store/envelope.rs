@@ -107,53 +107,28 @@ impl Envelope {
     pub fn category(&self) -> &str {
         super::category(&self.stream)
     }
+}
 
-    /// Where a global reader resumes to read the messages after this one.
-    ///
-    /// ```no_run
-    /// # async fn demo(store: beckett::PostgresStore) -> beckett::Result<()> {
-    /// # use beckett::{GlobalCursor, MessageStorage};
-    /// let batch = store.read_global(GlobalCursor::START, 100).await?;
-    /// if let Some(last) = batch.last() {
-    ///     let next = store.read_global(last.cursor(), 100).await?;
-    /// }
-    /// # Ok(()) }
-    /// ```
-    pub fn cursor(&self) -> GlobalCursor {
-        GlobalCursor {
-            transaction_id: self.transaction_id,
-            global_position: self.global_position,
-        }
+/// A message as read, its metadata not yet decoded, so that a message
+/// whose metadata has another shape fails only whoever handles it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct RawMessage {
+    /// The message, with empty metadata.
+    pub envelope: Envelope,
+    /// The metadata as stored.
+    pub metadata: Value,
+}
+
+impl RawMessage {
+    /// The message with its metadata decoded; metadata that does not fit
+    /// [`Metadata`] is a decode error naming the message.
+    pub fn decode(self) -> Result<Envelope> {
+        let Self {
+            mut envelope,
+            metadata,
+        } = self;
+        envelope.metadata = serde_json::from_value(metadata)
+            .map_err(|e| envelope.decode_error(DecodeError::Json(e)))?;
+        Ok(envelope)
     }
-}
-
-/// A place in the global order: the writing transaction's id, then the
-/// global position within it.
-///
-/// Global positions are taken when a message is inserted, not when it
-/// commits, so a reader that followed positions alone could pass a message
-/// whose transaction was still open. Ordering by transaction first, and
-/// reading only transactions older than every running one, closes that gap.
-///
-/// ```
-/// use beckett::GlobalCursor;
-///
-/// let later = GlobalCursor { transaction_id: 900, global_position: 3 };
-/// assert!(GlobalCursor::START < later);
-/// assert!(GlobalCursor { transaction_id: 901, global_position: 1 } > later);
-/// ```
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct GlobalCursor {
-    /// The id of the transaction that wrote the message.
-    pub transaction_id: i64,
-    /// The message's global position.
-    pub global_position: i64,
-}
-
-impl GlobalCursor {
-    /// Before every message.
-    pub const START: Self = Self {
-        transaction_id: 0,
-        global_position: 0,
-    };
 }

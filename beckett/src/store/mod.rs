@@ -5,14 +5,17 @@
 //! [`PostgresStore`] is the Postgres backend.
 
 pub(crate) mod checkpoints;
+mod cursor;
 mod envelope;
 mod postgres;
 mod recurring_jobs;
 mod stream_name;
 
-pub use envelope::{Envelope, GlobalCursor};
+pub use cursor::GlobalCursor;
+pub use envelope::Envelope;
+pub(crate) use envelope::RawMessage;
 pub use postgres::{connect, connect_from_env, PostgresStore};
-pub(crate) use postgres::{envelope, MESSAGE_COLUMNS};
+pub(crate) use postgres::{raw_message, MESSAGE_COLUMNS};
 pub(crate) use recurring_jobs::{DeclaredJob, RecurringJobs};
 pub use stream_name::{category, MAX_STREAM_NAME_BYTES};
 
@@ -110,7 +113,8 @@ pub struct Appended {
 /// async fn show(store: &dyn MessageStorage) -> beckett::Result<()> {
 ///     let ping = NewMessage::from_json("Ping", serde_json::json!({}));
 ///     store.append("Pinger-1", ExpectedVersion::Any, vec![ping]).await?;
-///     for message in store.read_global(GlobalCursor::START, 100).await? {
+///     let read = store.read_global(&GlobalCursor::START, 100).await?;
+///     for message in &read.messages {
 ///         println!("{} {}", message.stream, message.message_type);
 ///     }
 ///     Ok(())
@@ -157,14 +161,17 @@ pub trait MessageStorage: Send + Sync {
     async fn read_stream(&self, stream: &str, from: i64, limit: usize) -> Result<Vec<Envelope>>;
 
     /// Reads up to `limit` messages of all streams that come after `after`
-    /// in the global order.
+    /// in the global order, and the cursor to read on from.
     ///
-    /// The global order never skips: a message is returned only once no
-    /// transaction that could still commit an earlier message is running,
-    /// so a reader that resumes from the last message's
-    /// [`cursor`](Envelope::cursor) sees every committed message exactly
-    /// once. The order is that of the writing transactions, then of global
-    /// position within one transaction.
+    /// The global order never skips and never stalls. A read returns every
+    /// message committed past the cursor; a transaction still running is
+    /// stepped over and remembered in the returned cursor, and its messages
+    /// come in a later read once it commits. So a reader that resumes from
+    /// each read's cursor sees every committed message exactly once, and a
+    /// long transaction delays only the messages it writes itself. Messages
+    /// come in the order of their writing transactions, then of global
+    /// position within one; one stream's messages may come out of stream
+    /// order when their transactions took their ids in another order.
     ///
     /// ```no_run
     /// # async fn demo(store: beckett::PostgresStore) -> beckett::Result<()> {
@@ -172,12 +179,25 @@ pub trait MessageStorage: Send + Sync {
     ///
     /// let mut cursor = GlobalCursor::START;
     /// loop {
-    ///     let batch = store.read_global(cursor, 500).await?;
-    ///     let Some(last) = batch.last() else { break };
-    ///     cursor = last.cursor();
-    ///     // handle the batch
+    ///     let read = store.read_global(&cursor, 500).await?;
+    ///     cursor = read.cursor;
+    ///     if read.messages.is_empty() {
+    ///         break;
+    ///     }
+    ///     // handle read.messages
     /// }
     /// # Ok(()) }
     /// ```
-    async fn read_global(&self, after: GlobalCursor, limit: usize) -> Result<Vec<Envelope>>;
+    async fn read_global(&self, after: &GlobalCursor, limit: usize) -> Result<GlobalRead>;
+}
+
+/// What a read of the global order returned: the messages, and where to
+/// read on from.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct GlobalRead {
+    /// The messages read, in global order.
+    pub messages: Vec<Envelope>,
+    /// Where the next read starts.
+    pub cursor: GlobalCursor,
 }

@@ -8,9 +8,9 @@ use super::engine::Engine;
 use super::queue::{Handed, Queue, Slots};
 use super::registry::SubscriptionDescriptor;
 use super::retry::backoff;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::store::checkpoints::{Completed, Failure, Reservation, Reserved};
-use crate::store::{Envelope, MessageStorage};
+use crate::store::{Envelope, RawMessage};
 use futures_util::FutureExt;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -220,37 +220,42 @@ impl Stream {
     async fn handle_stream(
         &self,
         reservation: &Reservation,
-        first: Result<Vec<Envelope>>,
+        first: Vec<RawMessage>,
     ) -> Result<Ended> {
         let (engine, subscription) = (&*self.engine, self.subscription);
         let config = &engine.config;
         let mut position = reservation.position;
         let mut attempts = reservation.attempts;
-        let mut batch = first?;
+        let mut batch = first;
         loop {
             if batch.is_empty() {
                 return Ok(Ended::Held);
             }
             let caught_up = batch.len() < config.batch_size;
             let mut handled = position;
-            for envelope in batch {
+            for message in batch {
                 if engine.shutdown.is_cancelled() {
                     break;
                 }
-                if !subscription.selects(&envelope.message_type, &envelope.stream) {
-                    handled = envelope.position;
+                let at = message.envelope.position;
+                if !subscription.selects(&message.envelope.message_type, &message.envelope.stream) {
+                    handled = at;
                     continue;
                 }
-                let at = envelope.position;
-                let outcome = call(
-                    engine,
-                    self.group,
-                    subscription,
-                    reservation,
-                    envelope,
-                    attempts + 1,
-                )
-                .await?;
+                let outcome = match message.decode() {
+                    Ok(envelope) => {
+                        call(
+                            engine,
+                            self.group,
+                            subscription,
+                            reservation,
+                            envelope,
+                            attempts + 1,
+                        )
+                        .await?
+                    }
+                    Err(error) => Handled::Failed(error.to_string()),
+                };
                 match outcome {
                     Handled::Done => {
                         handled = at;
@@ -284,7 +289,7 @@ impl Stream {
             position = handled;
             batch = engine
                 .store
-                .read_stream(&reservation.stream, position + 1, config.batch_size)
+                .read_stream_raw(&reservation.stream, position + 1, config.batch_size)
                 .await?;
         }
     }
@@ -352,20 +357,36 @@ async fn call(
     let outcome = invoke(subscription, envelope, ctx, timeout).await;
     let mut tx = take_transaction(&shared).await;
     if let Err(error) = outcome {
-        tx.rollback().await?;
+        // A transaction that cannot even roll back is gone with its
+        // connection, which rolls it back.
+        let _ = tx.rollback().await;
         return Ok(Handled::Failed(error));
     }
+    // The handler's writes fail here too: a statement that failed inside
+    // the transaction (the advance then finds it aborted) or a deferred
+    // constraint checked at commit. They count as the handler's failure.
     let keep = Some(engine.config.reservation_timeout);
-    if !engine
+    let advanced = engine
         .checkpoints
         .advance(Some(&mut tx), group, reservation, position, keep)
-        .await?
-    {
-        tx.rollback().await?;
-        return Ok(Handled::Lost);
-    }
-    tx.commit().await?;
-    Ok(Handled::Done)
+        .await;
+    let committed = match advanced {
+        Ok(true) => tx.commit().await.map_err(Error::from),
+        Ok(false) => {
+            let _ = tx.rollback().await;
+            return Ok(Handled::Lost);
+        }
+        Err(error) => {
+            let _ = tx.rollback().await;
+            Err(error)
+        }
+    };
+    Ok(match committed {
+        Ok(()) => Handled::Done,
+        Err(error) => Handled::Failed(format!(
+            "the handler returned Ok, but its transaction did not commit: {error}"
+        )),
+    })
 }
 
 /// Runs the handler, turning an error, a panic or a timeout into the text

@@ -9,7 +9,7 @@ use super::registry::SubscriptionDescriptor;
 use super::wakeup::wait;
 use crate::error::Result;
 use crate::store::checkpoints::{Raise, Reservation, Reserved};
-use crate::store::{Envelope, GlobalCursor, MessageStorage};
+use crate::store::{GlobalCursor, RawMessage};
 use sqlx::PgConnection;
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
@@ -59,22 +59,22 @@ async fn lead(
     tracing::info!(group, "leading the group's global consumer");
     // Only the leader moves the cursors, so it reads them once and then
     // keeps them.
-    let mut followed: Vec<Followed> = engine
-        .checkpoints
-        .cursors(&mut conn, group)
-        .await?
-        .into_iter()
-        .filter_map(|(name, cursor)| {
-            let subscription = *subscriptions.iter().find(|s| s.name == name)?;
-            Some(Followed {
-                subscription,
-                cursor,
-            })
-        })
-        .collect();
+    let mut cohorts = Cohort::of(
+        engine.checkpoints.cursors(&mut conn, group).await?,
+        subscriptions,
+    );
     while !engine.shutdown.is_cancelled() {
-        let read = consume(engine, &mut conn, group, &mut followed, queue).await?;
-        if read < engine.config.global_batch_size {
+        // The subscriptions furthest ahead read first: a batch for one
+        // catching up comes after theirs.
+        cohorts.sort_by(|a, b| b.cursor.frontier.cmp(&a.cursor.frontier));
+        let mut behind = false;
+        for cohort in &mut cohorts {
+            let read = consume(engine, &mut conn, group, cohort, queue).await?;
+            cohort.caught_up = read < engine.config.global_batch_size;
+            behind |= !cohort.caught_up;
+        }
+        Cohort::merge_caught_up(&mut cohorts);
+        if !behind {
             wait(
                 engine.wakeups.messages(group),
                 engine.config.poll_interval,
@@ -86,33 +86,79 @@ async fn lead(
     Ok(())
 }
 
-/// A subscription and how far the global order has been read for it.
-struct Followed {
-    subscription: &'static SubscriptionDescriptor,
+/// Subscriptions of the group that stand at one place in the global order
+/// and read it together. A subscription behind the others (new, or from
+/// the start) reads in a cohort of its own, so the others keep their pace
+/// while it catches up, and joins them once it has.
+struct Cohort {
+    subscriptions: Vec<&'static SubscriptionDescriptor>,
     cursor: GlobalCursor,
+    /// Whether its last read reached the end of the global order.
+    caught_up: bool,
 }
 
-/// Reads one batch after the furthest-behind subscription's cursor and
+impl Cohort {
+    /// The cohorts of the subscriptions this process runs, from the
+    /// group's cursors.
+    fn of(
+        cursors: Vec<(String, GlobalCursor)>,
+        subscriptions: &[&'static SubscriptionDescriptor],
+    ) -> Vec<Self> {
+        let mut cohorts: Vec<Self> = Vec::new();
+        for (name, cursor) in cursors {
+            let Some(subscription) = subscriptions.iter().find(|s| s.name == name) else {
+                continue;
+            };
+            match cohorts.iter_mut().find(|c| c.cursor == cursor) {
+                Some(cohort) => cohort.subscriptions.push(subscription),
+                None => cohorts.push(Self {
+                    subscriptions: vec![subscription],
+                    cursor,
+                    caught_up: false,
+                }),
+            }
+        }
+        cohorts
+    }
+
+    /// Makes the cohorts that reached the end of the global order one, at
+    /// the place behind all of them: its members ahead read a few messages
+    /// again, which raises nothing twice, and none misses one.
+    fn merge_caught_up(cohorts: &mut Vec<Self>) {
+        let (mut caught_up, behind): (Vec<Self>, Vec<Self>) =
+            cohorts.drain(..).partition(|c| c.caught_up);
+        if let Some(mut merged) = caught_up.pop() {
+            for cohort in caught_up {
+                merged.cursor = merged.cursor.meet(&cohort.cursor);
+                merged.subscriptions.extend(cohort.subscriptions);
+            }
+            cohorts.push(merged);
+        }
+        cohorts.extend(behind);
+    }
+}
+
+/// Reads one batch of the global order after the cohort's cursor and
 /// records, per subscription, the newest position of each stream it
 /// selects; returns how many messages were read.
 async fn consume(
     engine: &Engine,
     conn: &mut PgConnection,
     group: &str,
-    followed: &mut [Followed],
+    cohort: &mut Cohort,
     queue: &Queue,
 ) -> Result<usize> {
-    let Some(from) = followed.iter().map(|f| f.cursor).min() else {
-        return Ok(0);
-    };
-    let batch = engine
+    let (batch, next) = engine
         .store
-        .read_global(from, engine.config.global_batch_size)
+        .read_feed(&cohort.cursor, engine.config.global_batch_size)
         .await?;
-    let Some(last) = batch.last().map(|m| m.cursor()) else {
+    if batch.is_empty() {
+        // Only transactions owed may have ended without writing: nothing
+        // to record, and a restart would merely look for them again.
+        cohort.cursor = next;
         return Ok(0);
-    };
-    let mut lagging = lagging(&batch, followed);
+    }
+    let mut lagging = lagging(&batch, &cohort.subscriptions);
     let fresh = lagging.values().filter(|l| l.fresh().is_some()).count();
     let mut room = queue.free(fresh);
     for lag in lagging.values_mut() {
@@ -131,9 +177,10 @@ async fn consume(
             take: l.take.as_ref().map(|(token, _)| *token),
         })
         .collect();
-    let cursors: Vec<(&str, GlobalCursor)> = followed
+    let cursors: Vec<(&str, &GlobalCursor)> = cohort
+        .subscriptions
         .iter()
-        .map(|f| (f.subscription.name, f.cursor.max(last)))
+        .map(|s| (s.name, &next))
         .collect();
     let recorded = engine
         .checkpoints
@@ -161,9 +208,7 @@ async fn consume(
             return Err(error);
         }
     };
-    for f in followed.iter_mut() {
-        f.cursor = f.cursor.max(last);
-    }
+    cohort.cursor = next;
     hand_over(engine, queue, lagging, &taken);
     Ok(batch.len())
 }
@@ -175,7 +220,7 @@ struct Lagging<'a> {
     subscription: &'static SubscriptionDescriptor,
     stream: &'a str,
     version: i64,
-    messages: Vec<&'a Envelope>,
+    messages: Vec<&'a RawMessage>,
     /// The token and slot to reserve it under, for this process.
     take: Option<(Uuid, Slots)>,
 }
@@ -184,11 +229,11 @@ impl Lagging<'_> {
     /// The stream's messages from its first on without a gap, when the
     /// batch holds its first: a checkpoint new to this batch, with every
     /// message its consumer would read at hand.
-    fn fresh(&self) -> Option<impl Iterator<Item = &Envelope>> {
-        (self.messages.first()?.position == 1).then(|| {
+    fn fresh(&self) -> Option<impl Iterator<Item = &RawMessage>> {
+        (self.messages.first()?.envelope.position == 1).then(|| {
             (1..)
                 .zip(&self.messages)
-                .take_while(|(position, m)| m.position == *position)
+                .take_while(|(position, m)| m.envelope.position == *position)
                 .map(|(_, m)| *m)
         })
     }
@@ -197,16 +242,13 @@ impl Lagging<'_> {
 /// Per subscription and stream, what the batch adds, for the streams with
 /// a message the subscription selects; their messages in stream order.
 fn lagging<'a>(
-    batch: &'a [Envelope],
-    followed: &[Followed],
+    batch: &'a [RawMessage],
+    subscriptions: &[&'static SubscriptionDescriptor],
 ) -> BTreeMap<(&'static str, &'a str), Lagging<'a>> {
     let mut lagging: BTreeMap<(&str, &str), Lagging> = BTreeMap::new();
-    for Followed {
-        subscription,
-        cursor,
-    } in followed
-    {
-        for message in batch.iter().filter(|m| m.cursor() > *cursor) {
+    for subscription in subscriptions {
+        for raw in batch {
+            let message = &raw.envelope;
             let lag = lagging
                 .entry((subscription.name, &message.stream))
                 .or_insert_with(|| Lagging {
@@ -216,7 +258,7 @@ fn lagging<'a>(
                     messages: Vec::new(),
                     take: None,
                 });
-            lag.messages.push(message);
+            lag.messages.push(raw);
             if subscription.selects(&message.message_type, &message.stream) {
                 lag.version = lag.version.max(message.position);
             }
@@ -224,7 +266,7 @@ fn lagging<'a>(
     }
     lagging.retain(|_, lag| lag.version > 0);
     for lag in lagging.values_mut() {
-        lag.messages.sort_by_key(|m| m.position);
+        lag.messages.sort_by_key(|m| m.envelope.position);
     }
     lagging
 }
@@ -260,7 +302,7 @@ fn hand_over(
         };
         let reserved = Reserved {
             reservation,
-            messages: Ok(messages),
+            messages,
             at: Instant::now(),
         };
         queue.hand(reserved, slot);
@@ -278,37 +320,31 @@ mod tests {
     };
 
     /// A message read from the global order, written by transaction `xid`.
-    fn message(stream: &str, position: i64, message_type: &str, xid: i64) -> Envelope {
-        Envelope {
-            id: Uuid::now_v7(),
-            stream: stream.to_owned(),
-            position,
-            global_position: xid,
-            transaction_id: xid,
-            message_type: message_type.to_owned(),
-            data: serde_json::Value::Null,
-            metadata: Default::default(),
-            timestamp: chrono::Utc::now(),
+    fn message(stream: &str, position: i64, message_type: &str, xid: i64) -> RawMessage {
+        RawMessage {
+            envelope: crate::Envelope {
+                id: Uuid::now_v7(),
+                stream: stream.to_owned(),
+                position,
+                global_position: xid,
+                transaction_id: xid,
+                message_type: message_type.to_owned(),
+                data: serde_json::Value::Null,
+                metadata: Default::default(),
+                timestamp: chrono::Utc::now(),
+            },
+            metadata: serde_json::json!({}),
         }
     }
 
-    fn followed(from: i64) -> Vec<Followed> {
-        let cursor = GlobalCursor {
-            transaction_id: from,
-            global_position: from,
-        };
-        vec![Followed {
-            subscription: &JOBS,
-            cursor,
-        }]
-    }
-
     /// Per stream: its version, and the positions a handover would carry.
-    fn handed(batch: &[Envelope], from: i64) -> Vec<(&str, i64, Option<Vec<i64>>)> {
-        lagging(batch, &followed(from))
+    fn handed(batch: &[RawMessage]) -> Vec<(&str, i64, Option<Vec<i64>>)> {
+        lagging(batch, &[&JOBS])
             .values()
             .map(|l| {
-                let run = l.fresh().map(|run| run.map(|m| m.position).collect());
+                let run = l
+                    .fresh()
+                    .map(|run| run.map(|m| m.envelope.position).collect());
                 (l.stream, l.version, run)
             })
             .collect()
@@ -323,13 +359,13 @@ mod tests {
             message("A", 1, "Job", 11),
             message("A", 4, "Job", 12),
         ];
-        assert_eq!(handed(&batch, 0), [("A", 4, Some(vec![1, 2]))]);
+        assert_eq!(handed(&batch), [("A", 4, Some(vec![1, 2]))]);
     }
 
     #[test]
     fn a_stream_read_from_its_middle_is_not_handed_over() {
         let batch = [message("B", 2, "Job", 10), message("B", 3, "Job", 11)];
-        assert_eq!(handed(&batch, 0), [("B", 3, None)]);
+        assert_eq!(handed(&batch), [("B", 3, None)]);
     }
 
     #[test]
@@ -339,12 +375,6 @@ mod tests {
             message("C", 2, "Job", 11),
             message("D", 1, "Other", 12),
         ];
-        assert_eq!(handed(&batch, 0), [("C", 2, Some(vec![1, 2]))]);
-    }
-
-    #[test]
-    fn messages_up_to_the_cursor_count_for_nothing() {
-        let batch = [message("E", 1, "Job", 10), message("E", 2, "Job", 11)];
-        assert_eq!(handed(&batch, 10), [("E", 2, None)]);
+        assert_eq!(handed(&batch), [("C", 2, Some(vec![1, 2]))]);
     }
 }

@@ -52,21 +52,16 @@ pub async fn store_with_connections(
     store(pool).await
 }
 
-/// Reads the global order from the start until it holds `count` messages.
-///
-/// Transactions still open anywhere on the server (other tests' included)
-/// hold the global read back, so this waits for them rather than asserting
-/// at once.
+/// Reads the global order from the start until it holds `count` messages,
+/// for up to 30 seconds.
 pub async fn read_global_until(store: &PostgresStore, count: usize) -> Vec<Envelope> {
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut read = Vec::new();
     let mut cursor = GlobalCursor::START;
     loop {
-        let batch = store.read_global(cursor, 1000).await.unwrap();
-        if let Some(last) = batch.last() {
-            cursor = last.cursor();
-        }
-        read.extend(batch);
+        let batch = store.read_global(&cursor, 1000).await.unwrap();
+        cursor = batch.cursor;
+        read.extend(batch.messages);
         if read.len() >= count {
             return read;
         }

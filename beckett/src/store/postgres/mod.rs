@@ -1,7 +1,11 @@
 //! The Postgres backend of the message store. All of its SQL is here.
 
-use super::{stream_name, Appended, Envelope, ExpectedVersion, GlobalCursor, MessageStorage};
-use crate::error::{DecodeError, Error, Result};
+use super::cursor::Place;
+use super::{
+    stream_name, Appended, Envelope, ExpectedVersion, GlobalCursor, GlobalRead, MessageStorage,
+    RawMessage,
+};
+use crate::error::{Error, Result};
 use crate::message::{validate_type_name, Metadata, NewMessage};
 use crate::migrate::Schema;
 use serde_json::Value;
@@ -284,7 +288,67 @@ impl PostgresStore {
             .bind(stream)
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(envelope).transpose()
+        row.as_ref()
+            .map(raw_message)
+            .transpose()?
+            .map(RawMessage::decode)
+            .transpose()
+    }
+
+    /// Reads a stream like [`MessageStorage::read_stream`], leaving each
+    /// message's metadata to be decoded by its reader.
+    pub(crate) async fn read_stream_raw(
+        &self,
+        stream: &str,
+        from: i64,
+        limit: usize,
+    ) -> Result<Vec<RawMessage>> {
+        stream_name::validate(stream)?;
+        let query = sqlx::query(&self.sql.read_stream)
+            .bind(stream)
+            .bind(from)
+            .bind(limit_to_sql(limit));
+        query
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(raw_message)
+            .collect()
+    }
+
+    /// Reads the global order like [`MessageStorage::read_global`],
+    /// leaving each message's metadata to be decoded by its reader: one
+    /// whose metadata has another shape holds no reader back.
+    pub(crate) async fn read_feed(
+        &self,
+        after: &GlobalCursor,
+        limit: usize,
+    ) -> Result<(Vec<RawMessage>, GlobalCursor)> {
+        let (owed, owed_after) = after.owed();
+        let rows = sqlx::query(&self.sql.read_global)
+            .bind(after.frontier.transaction_id)
+            .bind(after.frontier.global_position)
+            .bind(owed)
+            .bind(owed_after)
+            .bind(limit_to_sql(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        let mut running = Vec::new();
+        let mut messages = Vec::with_capacity(rows.len());
+        for row in &rows {
+            match row.try_get::<Option<Vec<i64>>, _>("running")? {
+                Some(ids) => running = ids,
+                None => messages.push(raw_message(row)?),
+            }
+        }
+        let place = |m: &RawMessage| Place {
+            transaction_id: m.envelope.transaction_id,
+            global_position: m.envelope.global_position,
+        };
+        messages.sort_by_key(place);
+        let read: Vec<Place> = messages.iter().map(place).collect();
+        let cursor = after.advanced(&read, messages.len() >= limit, &running);
+        Ok((messages, cursor))
     }
 
     async fn stream_version(&self, conn: &mut PgConnection, stream: &str) -> Result<i64> {
@@ -315,20 +379,19 @@ impl MessageStorage for PostgresStore {
     }
 
     async fn read_stream(&self, stream: &str, from: i64, limit: usize) -> Result<Vec<Envelope>> {
-        stream_name::validate(stream)?;
-        let query = sqlx::query(&self.sql.read_stream)
-            .bind(stream)
-            .bind(from)
-            .bind(limit_to_sql(limit));
-        envelopes(query.fetch_all(&self.pool).await?)
+        let read = self.read_stream_raw(stream, from, limit).await?;
+        read.into_iter().map(RawMessage::decode).collect()
     }
 
-    async fn read_global(&self, after: GlobalCursor, limit: usize) -> Result<Vec<Envelope>> {
-        let query = sqlx::query(&self.sql.read_global)
-            .bind(after.transaction_id)
-            .bind(after.global_position)
-            .bind(limit_to_sql(limit));
-        envelopes(query.fetch_all(&self.pool).await?)
+    async fn read_global(&self, after: &GlobalCursor, limit: usize) -> Result<GlobalRead> {
+        let (read, cursor) = self.read_feed(after, limit).await?;
+        Ok(GlobalRead {
+            messages: read
+                .into_iter()
+                .map(RawMessage::decode)
+                .collect::<Result<_>>()?,
+            cursor,
+        })
     }
 }
 
@@ -392,34 +455,32 @@ impl Batch {
     }
 }
 
-/// Maps the rows of a read statement to envelopes.
-fn envelopes(rows: Vec<PgRow>) -> Result<Vec<Envelope>> {
-    rows.iter().map(envelope).collect()
-}
-
-/// The columns of `messages` that [`envelope`] maps, in the order the read
-/// statements select them.
+/// The columns of `messages` that [`raw_message`] maps, in the order the
+/// read statements select them.
 pub(crate) const MESSAGE_COLUMNS: &str = "global_position, id, stream_name, stream_position, \
     type, data, metadata, timestamp, transaction_id";
 
-/// Maps a row of the read statements to an [`Envelope`]; metadata that does
-/// not fit [`Metadata`] is a decode error naming the message.
-pub(crate) fn envelope(row: &PgRow) -> Result<Envelope> {
-    let metadata: Value = row.try_get("metadata")?;
-    let mut envelope = Envelope {
-        id: row.try_get("id")?,
-        stream: row.try_get("stream_name")?,
-        position: row.try_get("stream_position")?,
-        global_position: row.try_get("global_position")?,
-        transaction_id: row.try_get("transaction_id")?,
-        message_type: row.try_get("type")?,
-        data: row.try_get("data")?,
-        metadata: Metadata::default(),
-        timestamp: row.try_get("timestamp")?,
-    };
-    envelope.metadata = serde_json::from_value(metadata)
-        .map_err(|e| envelope.decode_error(DecodeError::Json(e)))?;
-    Ok(envelope)
+/// As many typed nulls as [`MESSAGE_COLUMNS`] names, for a row beside them
+/// that carries something else.
+const NO_MESSAGE: &str = "NULL::bigint, NULL::uuid, NULL::text, NULL::bigint, NULL::text, \
+    NULL::jsonb, NULL::jsonb, NULL::timestamptz, NULL::bigint";
+
+/// Maps a row of the read statements to a message, its metadata as stored.
+pub(crate) fn raw_message(row: &PgRow) -> Result<RawMessage> {
+    Ok(RawMessage {
+        envelope: Envelope {
+            id: row.try_get("id")?,
+            stream: row.try_get("stream_name")?,
+            position: row.try_get("stream_position")?,
+            global_position: row.try_get("global_position")?,
+            transaction_id: row.try_get("transaction_id")?,
+            message_type: row.try_get("type")?,
+            data: row.try_get("data")?,
+            metadata: Metadata::default(),
+            timestamp: row.try_get("timestamp")?,
+        },
+        metadata: row.try_get("metadata")?,
+    })
 }
 
 /// The store's statements, written once for its schema.
@@ -483,13 +544,30 @@ impl Statements {
                 WHERE stream_name = $1
                 ORDER BY stream_position DESC LIMIT 1"
             ),
-            // Only transactions older than the oldest running one are final:
-            // anything still to commit has a larger id.
+            // One statement, so one snapshot: the messages it shows
+            // committed past the cursor, those of the transactions the
+            // cursor owes that it shows ended, and, in a row of its own,
+            // the transactions it shows running.
             read_global: format!(
-                "SELECT {columns} FROM {s}.messages
-                WHERE (transaction_id, global_position) > ($1, $2)
-                    AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
-                ORDER BY transaction_id, global_position LIMIT $3"
+                "WITH late AS (
+                    SELECT m.* FROM unnest($3::bigint[], $4::bigint[]) AS p (transaction_id, after)
+                    CROSS JOIN LATERAL (
+                        SELECT {columns} FROM {s}.messages
+                        WHERE transaction_id = p.transaction_id AND global_position > p.after
+                        ORDER BY global_position LIMIT $5
+                    ) AS m
+                ), new AS (
+                    SELECT {columns} FROM {s}.messages
+                    WHERE (transaction_id, global_position) > ($1, $2)
+                    ORDER BY transaction_id, global_position LIMIT $5
+                ), read AS (
+                    SELECT * FROM late UNION ALL SELECT * FROM new
+                    ORDER BY transaction_id, global_position LIMIT $5
+                )
+                SELECT {columns}, NULL::bigint[] AS running FROM read
+                UNION ALL
+                SELECT {NO_MESSAGE}, ARRAY(
+                    SELECT id::text::bigint FROM pg_snapshot_xip(pg_current_snapshot()) AS id)"
             ),
         }
     }

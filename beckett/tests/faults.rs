@@ -1,0 +1,334 @@
+//! Subscriptions at the edges users reach: messages written by other
+//! programs, long transactions anywhere on the server, subscriptions added
+//! to a group with a large store.
+
+mod common;
+
+use beckett::subscription::FailedCheckpoints;
+use beckett::{Context, Envelope, ExpectedVersion, MessageStorage, NewMessage};
+use common::{counted, eventually, store, Counted, ItemAdded, Running};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Connection, PgPool};
+use std::time::Duration;
+
+async fn record(ctx: &Context) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO handled (stream, position) VALUES ($1, $2)")
+        .bind(ctx.stream())
+        .bind(ctx.position())
+        .execute(ctx.store().pool())
+        .await
+        .map(drop)
+}
+
+#[beckett::subscription(group = "Legacy", messages(ItemAdded), max_retries = 0)]
+async fn items(_: ItemAdded, ctx: Context) -> Result<(), sqlx::Error> {
+    record(&ctx).await
+}
+
+#[beckett::subscription(group = "Flow", messages(Counted))]
+async fn flow(_: Counted, ctx: Context) -> Result<(), sqlx::Error> {
+    record(&ctx).await
+}
+
+#[beckett::subscription(group = "Cohorts", category = "Live", start = "end")]
+async fn live(_: Envelope, ctx: Context) -> Result<(), sqlx::Error> {
+    record(&ctx).await
+}
+
+#[beckett::subscription(group = "Cohorts", category = "Backlog")]
+async fn newcomer(_: Envelope) -> beckett::Result<()> {
+    Ok(())
+}
+
+/// Swallows the error of a statement that aborts its transaction, and
+/// returns Ok.
+#[beckett::subscription(group = "Aborted", messages(Counted), transactional, max_retries = 1)]
+async fn swallows_errors(_: Counted, ctx: Context) -> beckett::Result<()> {
+    let mut tx = ctx.transaction().expect("transactional");
+    let _ = sqlx::query("SELECT 1 / 0").execute(&mut *tx).await;
+    Ok(())
+}
+
+/// Writes a row its deferred constraint refuses at commit.
+#[beckett::subscription(group = "Deferred", messages(Counted), transactional, max_retries = 1)]
+async fn breaks_a_deferred_constraint(_: Counted, ctx: Context) -> beckett::Result<()> {
+    let mut tx = ctx.transaction().expect("transactional");
+    sqlx::query("INSERT INTO children (parent) VALUES (42)")
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+/// Runs `group` on the test's database, with a table for what is handled.
+async fn start(
+    pool: &PgPool,
+    group: &str,
+    configure: impl FnOnce(beckett::Builder) -> beckett::Builder,
+) -> Running {
+    sqlx::query("CREATE TABLE IF NOT EXISTS handled (id bigserial, stream text, position bigint)")
+        .execute(pool)
+        .await
+        .unwrap();
+    common::run_group(pool, group, configure)
+}
+
+async fn handled(pool: &PgPool, stream: &str) -> Vec<i64> {
+    sqlx::query_scalar("SELECT position FROM handled WHERE stream = $1 ORDER BY id")
+        .bind(stream)
+        .fetch_all(pool)
+        .await
+        .unwrap()
+}
+
+fn item() -> NewMessage {
+    NewMessage::new(&ItemAdded {
+        sku: "kb".to_owned(),
+        quantity: 1,
+    })
+    .unwrap()
+}
+
+/// Another program wrote metadata of another shape: the message fails its
+/// own checkpoint, naming it, and everything else flows.
+#[sqlx::test(migrations = false)]
+async fn a_message_with_foreign_metadata_fails_only_its_checkpoint(pool: PgPool) {
+    let store = store(pool.clone()).await;
+    let mut tx = pool.begin().await.unwrap();
+    store
+        .append_in(&mut tx, "Legacy-1", ExpectedVersion::Any, vec![item()])
+        .await
+        .unwrap();
+    sqlx::query(
+        "UPDATE beckett.messages SET metadata = '{\"correlation_id\": \"legacy-42\"}'
+         WHERE stream_name = 'Legacy-1'",
+    )
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let (stop, running) = start(&pool, "Legacy", |b| b).await;
+    for cart in ["Cart-1", "Cart-2"] {
+        store
+            .append(cart, ExpectedVersion::Any, vec![item(), item()])
+            .await
+            .unwrap();
+    }
+
+    eventually("the other streams are handled", || async {
+        handled(&pool, "Cart-1").await == [1, 2] && handled(&pool, "Cart-2").await == [1, 2]
+    })
+    .await;
+    let failed = FailedCheckpoints::new(pool.clone());
+    eventually("the foreign message fails", || async {
+        !failed.list(None).await.unwrap().is_empty()
+    })
+    .await;
+    let error = failed.list(None).await.unwrap()[0]
+        .last_error
+        .clone()
+        .unwrap();
+    assert!(
+        error.contains("position 1 of stream `Legacy-1` (type `item_added`)"),
+        "{error}"
+    );
+    assert!(handled(&pool, "Legacy-1").await.is_empty());
+    stop.cancel();
+    running.await.unwrap().unwrap();
+}
+
+/// Transactions holding an id in another database, or idle in this one,
+/// write no message: delivery goes on while they stay open.
+#[sqlx::test(migrations = false)]
+async fn delivery_goes_on_while_other_transactions_stay_open(
+    options: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let pool = options.connect_with(connect.clone()).await.unwrap();
+    let store = store(pool.clone()).await;
+    let mut elsewhere = sqlx::PgConnection::connect_with(&connect.clone().database("postgres"))
+        .await
+        .unwrap();
+    let mut here = sqlx::PgConnection::connect_with(&connect).await.unwrap();
+    for conn in [&mut elsewhere, &mut here] {
+        sqlx::query("BEGIN").execute(&mut *conn).await.unwrap();
+        sqlx::query("SELECT pg_current_xact_id()")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+    }
+    let (stop, running) = start(&pool, "Flow", |b| b.poll_interval(Duration::from_secs(60))).await;
+    for n in 1..=3 {
+        store
+            .append("Flow-1", ExpectedVersion::Any, vec![counted(n)])
+            .await
+            .unwrap();
+        eventually("each message is handled while they stay open", || async {
+            handled(&pool, "Flow-1").await.len() == n as usize
+        })
+        .await;
+    }
+    for conn in [&mut elsewhere, &mut here] {
+        sqlx::query("ROLLBACK").execute(&mut *conn).await.unwrap();
+    }
+    stop.cancel();
+    running.await.unwrap().unwrap();
+}
+
+/// An appender's transaction that commits after later messages were
+/// handled is handled too, once, in its stream's order.
+#[sqlx::test(migrations = false)]
+async fn a_message_that_commits_late_is_handled(pool: PgPool) {
+    let store = store(pool.clone()).await;
+    let (stop, running) = start(&pool, "Flow", |b| b.poll_interval(Duration::from_secs(60))).await;
+    let mut late = pool.begin().await.unwrap();
+    store
+        .append_in(
+            &mut late,
+            "Late-1",
+            ExpectedVersion::Any,
+            vec![counted(1), counted(2)],
+        )
+        .await
+        .unwrap();
+    for stream in ["Early-1", "Early-2"] {
+        store
+            .append(stream, ExpectedVersion::Any, vec![counted(0)])
+            .await
+            .unwrap();
+    }
+    eventually("the later messages are handled", || async {
+        handled(&pool, "Early-1").await == [1] && handled(&pool, "Early-2").await == [1]
+    })
+    .await;
+    late.commit().await.unwrap();
+    store
+        .append("Late-1", ExpectedVersion::Any, vec![counted(3)])
+        .await
+        .unwrap();
+    eventually("the late messages are handled", || async {
+        handled(&pool, "Late-1").await == [1, 2, 3]
+    })
+    .await;
+    stop.cancel();
+    running.await.unwrap().unwrap();
+}
+
+/// A subscription new to a group with a large store catches up on its own:
+/// the group's live subscription handles a new message meanwhile.
+#[sqlx::test(migrations = false)]
+async fn a_new_subscription_catching_up_does_not_stall_its_group(pool: PgPool) {
+    const BACKLOG: i64 = 2_000;
+    let store = store(pool.clone()).await;
+    for chunk in 0..BACKLOG / 500 {
+        let streams: Vec<String> = (0..500)
+            .map(|n| format!("Backlog-{}", chunk * 500 + n))
+            .collect();
+        let mut tx = pool.begin().await.unwrap();
+        for stream in &streams {
+            store
+                .append_in(&mut tx, stream, ExpectedVersion::Any, vec![counted(0)])
+                .await
+                .unwrap();
+        }
+        tx.commit().await.unwrap();
+    }
+    let (stop, running) = start(&pool, "Cohorts", |b| b.global_batch_size(10)).await;
+    eventually("both subscriptions are registered", || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM beckett.subscriptions")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+            == 2
+    })
+    .await;
+    store
+        .append("Live-1", ExpectedVersion::Any, vec![counted(1)])
+        .await
+        .unwrap();
+    eventually("the live message is handled", || async {
+        handled(&pool, "Live-1").await == [1]
+    })
+    .await;
+    let caught_up: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM beckett.checkpoints WHERE subscription = 'newcomer'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(
+        caught_up < BACKLOG,
+        "the live message waited for the newcomer to read all {BACKLOG} messages"
+    );
+    eventually("the newcomer catches up", || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM beckett.checkpoints
+             WHERE subscription = 'newcomer' AND stream_position = 1",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+            == BACKLOG
+    })
+    .await;
+    store
+        .append("Live-2", ExpectedVersion::Any, vec![counted(2)])
+        .await
+        .unwrap();
+    eventually("the merged group goes on", || async {
+        handled(&pool, "Live-2").await == [1]
+    })
+    .await;
+    stop.cancel();
+    running.await.unwrap().unwrap();
+}
+
+/// A transactional handler whose transaction fails after it returned Ok
+/// (aborted by a statement whose error it ignored, or refused at commit by
+/// a deferred constraint) fails like any handler: retried, then failed,
+/// with the reason, so an operator can act on it.
+#[sqlx::test(migrations = false)]
+async fn transactions_that_fail_at_commit_count_as_failures(pool: PgPool) {
+    let store = store(pool.clone()).await;
+    for table in [
+        "CREATE TABLE parents (id int PRIMARY KEY)",
+        "CREATE TABLE children (parent int REFERENCES parents DEFERRABLE INITIALLY DEFERRED)",
+    ] {
+        sqlx::query(table).execute(&pool).await.unwrap();
+    }
+    let aborted = start(&pool, "Aborted", |b| b).await;
+    let deferred = start(&pool, "Deferred", |b| b).await;
+    store
+        .append("Counter-1", ExpectedVersion::Any, vec![counted(1)])
+        .await
+        .unwrap();
+
+    let failed = FailedCheckpoints::new(pool.clone());
+    eventually("both checkpoints fail", || async {
+        failed.list(None).await.unwrap().len() == 2
+    })
+    .await;
+    let list = failed.list(None).await.unwrap();
+    let (first, second) = (&list[0], &list[1]);
+    assert_eq!((first.group.as_str(), first.attempts), ("Aborted", 2));
+    assert!(
+        first
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("transaction is aborted"),
+        "{first:?}"
+    );
+    assert_eq!((second.group.as_str(), second.attempts), ("Deferred", 2));
+    assert!(
+        second
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("foreign key"),
+        "{second:?}"
+    );
+    for (stop, running) in [aborted, deferred] {
+        stop.cancel();
+        running.await.unwrap().unwrap();
+    }
+}
