@@ -66,7 +66,7 @@ async fn lead(
     while !engine.shutdown.is_cancelled() {
         // The subscriptions furthest ahead read first: a batch for one
         // catching up comes after theirs.
-        cohorts.sort_by(|a, b| b.cursor.frontier.cmp(&a.cursor.frontier));
+        cohorts.sort_by_key(|c| std::cmp::Reverse(c.cursor.frontier));
         let mut behind = false;
         for cohort in &mut cohorts {
             let read = consume(engine, &mut conn, group, cohort, queue).await?;
