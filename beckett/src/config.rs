@@ -32,9 +32,11 @@ pub struct Config {
     /// Within it, a process holds about as many as it completed in the
     /// last half second, and at least `concurrency`.
     pub prefetch: usize,
-    /// How long a reserved checkpoint stays reserved without progress before
-    /// another process may take it (`BECKETT_RESERVATION_TIMEOUT`, default
-    /// 5m).
+    /// How long a reservation lasts unless the process holding it extends
+    /// it (`BECKETT_RESERVATION_TIMEOUT`, default 10s, at least 1s). A
+    /// running process extends its reservations every third of it, so a
+    /// long handler keeps its stream; the streams of a process that died
+    /// come back to the others once it has passed.
     pub reservation_timeout: Duration,
     /// How often consumers look for work when no notification came
     /// (`BECKETT_POLL_INTERVAL`, default 1s).
@@ -68,7 +70,7 @@ impl Default for Config {
             batch_size: 100,
             global_batch_size: 1_000,
             prefetch: 4_000,
-            reservation_timeout: Duration::from_secs(300),
+            reservation_timeout: Duration::from_secs(10),
             poll_interval: Duration::from_secs(1),
             handler_timeout: Duration::from_secs(60),
             max_retries: 10,

@@ -197,7 +197,7 @@ impl Builder {
         self
     }
 
-    /// How long a checkpoint stays reserved without progress.
+    /// How long a reservation lasts unless its process extends it.
     pub fn reservation_timeout(mut self, timeout: Duration) -> Self {
         self.config.reservation_timeout = timeout;
         self
@@ -269,8 +269,13 @@ impl Builder {
                 "must not be longer than BECKETT_RETRY_MAX_DELAY",
             );
         }
+        if config.reservation_timeout < Duration::from_secs(1) {
+            return invalid(
+                "BECKETT_RESERVATION_TIMEOUT",
+                "must be at least 1s: reservations are extended every third of it",
+            );
+        }
         for (setting, value) in [
-            ("BECKETT_RESERVATION_TIMEOUT", config.reservation_timeout),
             ("BECKETT_POLL_INTERVAL", config.poll_interval),
             ("BECKETT_HANDLER_TIMEOUT", config.handler_timeout),
         ] {

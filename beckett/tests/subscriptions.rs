@@ -83,6 +83,13 @@ async fn outlives_reservation(_: Counted, ctx: Context) -> beckett::Result<()> {
     Ok(())
 }
 
+/// 300 ms a message.
+#[beckett::subscription(group = "Patient", messages(Counted))]
+async fn patient(_: Counted, ctx: Context) -> Result<(), sqlx::Error> {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    record(&ctx).await
+}
+
 /// Quick for numbers below 1000, 600 ms for the others.
 #[beckett::subscription(group = "Waiting", messages(Counted))]
 async fn quick_then_slow(counted: Counted, ctx: Context) -> Result<(), sqlx::Error> {
@@ -361,9 +368,11 @@ async fn appending_while_holding_the_transaction_fails_instead_of_hanging(pool: 
     running.await.unwrap().unwrap();
 }
 
-/// The first call outlives its reservation, so the checkpoint is reserved
-/// again and handled by a second call; the first call's commit must then
-/// find the checkpoint no longer its own and roll back.
+/// The first call loses its reservation while it runs (taken over, as
+/// after its process was cut off from the database for longer than the
+/// reservation lasts), so the checkpoint is reserved again and handled by
+/// a second call; the first call's commit must then find the checkpoint no
+/// longer its own and roll back.
 #[sqlx::test(migrations = false)]
 async fn handler_that_lost_its_reservation_cannot_commit(pool: PgPool) {
     let store = store(pool.clone()).await;
@@ -371,10 +380,7 @@ async fn handler_that_lost_its_reservation_cannot_commit(pool: PgPool) {
         .execute(&pool)
         .await
         .unwrap();
-    let (stop, running) = start_with(&pool, "Stale", |builder| {
-        builder.reservation_timeout(Duration::from_millis(300))
-    })
-    .await;
+    let (stop, running) = start(&pool, "Stale").await;
     store
         .append("Stale-1", ExpectedVersion::Any, vec![counted(1)])
         .await
@@ -386,6 +392,14 @@ async fn handler_that_lost_its_reservation_cannot_commit(pool: PgPool) {
             .await
             .unwrap()
     };
+    eventually("the first call runs", || async { calls().await == 1 }).await;
+    sqlx::query(
+        "UPDATE beckett.checkpoints
+         SET reserved_by = gen_random_uuid(), reserved_until = now(), process_at = now()",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
     eventually("a second call handles the message", || async {
         handled(&pool, "Stale-1").await == [1]
     })
@@ -404,9 +418,9 @@ async fn handler_that_lost_its_reservation_cannot_commit(pool: PgPool) {
 /// A process that got through quick messages holds many checkpoints; when
 /// the handler turns slow, the ones still waiting for it would outlive
 /// their reservations, and another process would handle their streams at
-/// the same time. Checkpoints that waited half their reservation go back.
+/// the same time, if the heartbeat did not keep them.
 #[sqlx::test(migrations = false)]
-async fn checkpoints_that_waited_long_for_a_handler_go_back(pool: PgPool) {
+async fn checkpoints_waiting_for_a_busy_handler_are_handled_once(pool: PgPool) {
     let store = store(pool.clone()).await;
     let settings = |builder: beckett::Builder| {
         builder
@@ -643,4 +657,40 @@ async fn killed_connections_are_survived_without_skipping(
         .is_empty());
     stop.cancel();
     running.await.unwrap().unwrap();
+}
+
+/// A stream whose batch takes longer than a reservation lasts is handled
+/// by its first holder to the end, once, while another process looks for
+/// work: the heartbeat keeps the reservation.
+#[sqlx::test(migrations = false)]
+async fn a_batch_longer_than_a_reservation_is_handled_once(pool: PgPool) {
+    let store = store(pool.clone()).await;
+    let settings = |builder: beckett::Builder| {
+        builder
+            .reservation_timeout(Duration::from_secs(1))
+            .poll_interval(Duration::from_millis(50))
+    };
+    let processes = [
+        start_with(&pool, "Patient", settings).await,
+        start_with(&pool, "Patient", settings).await,
+    ];
+    store
+        .append(
+            "Long-1",
+            ExpectedVersion::Any,
+            (0..8).map(counted).collect(),
+        )
+        .await
+        .unwrap();
+    eventually("the stream is handled", || async {
+        handled(&pool, "Long-1").await.len() >= 8
+    })
+    .await;
+    // Time for a second holder to finish what it took over.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(handled(&pool, "Long-1").await, (1..=8).collect::<Vec<_>>());
+    for (stop, running) in processes {
+        stop.cancel();
+        running.await.unwrap().unwrap();
+    }
 }

@@ -11,7 +11,7 @@ use sqlx::postgres::{PgConnection, PgPool};
 use sqlx::{FromRow, Row};
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use uuid::Uuid;
 
 /// A checkpoint reserved for handling: which stream, from where, by whom.
@@ -34,8 +34,6 @@ pub(crate) struct Reservation {
 pub(crate) struct Reserved {
     pub reservation: Reservation,
     pub messages: Vec<RawMessage>,
-    /// When it was reserved, by this process's clock.
-    pub at: Instant,
 }
 
 /// A checkpoint to raise to `version`, created if missing; reserved under
@@ -243,7 +241,6 @@ impl Checkpoints {
                 reserved.push(Reserved {
                     reservation: Reservation::from_row(row)?,
                     messages: Vec::new(),
-                    at: Instant::now(),
                 });
             }
             let last = reserved.last_mut().expect("pushed above");
@@ -340,6 +337,16 @@ impl Checkpoints {
         Ok(())
     }
 
+    /// Extends reservations, by token, to last `timeout` from now.
+    pub async fn extend(&self, tokens: &[Uuid], timeout: Duration) -> Result<()> {
+        sqlx::query(&self.sql.extend)
+            .bind(tokens)
+            .bind(interval(timeout))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Releases reservations, by token, not to be reserved again for
     /// `pause`.
     pub async fn release(&self, tokens: &[Uuid], pause: Duration) -> Result<()> {
@@ -415,6 +422,7 @@ struct Statements {
     complete: String,
     advance: String,
     fail: String,
+    extend: String,
     release: String,
     failed: String,
     retry: String,
@@ -585,6 +593,11 @@ impl Statements {
                      process_at = now() + coalesce($8::interval, interval '0'),
                      reserved_by = NULL, reserved_until = NULL, updated_at = now()
                  WHERE {key} AND reserved_by = $4"
+            ),
+            extend: format!(
+                "UPDATE {s}.checkpoints
+                 SET reserved_until = now() + $2, process_at = now() + $2
+                 WHERE reserved_by = ANY($1)"
             ),
             release: format!(
                 "UPDATE {s}.checkpoints

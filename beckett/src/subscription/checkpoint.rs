@@ -88,9 +88,7 @@ pub(crate) async fn run(
                 }
                 engine
                     .held
-                    .lock()
-                    .expect("never poisoned")
-                    .extend(reserved.iter().map(|r| r.reservation.token));
+                    .taken(reserved.iter().map(|r| r.reservation.token));
                 for reserved in reserved {
                     let slot = room.take_one().expect("one slot per reservation");
                     handlers.spawn(stream(&reserved).handle(reserved, slot));
@@ -163,19 +161,11 @@ impl Stream {
         let Reserved {
             reservation,
             messages,
-            at,
         } = reserved;
         let token = reservation.token;
         let ended = {
             let _permit = self.engine.permits.acquire().await.expect("never closed");
-            // A checkpoint that waited for a handler this long could see its
-            // reservation run out, and another process take the stream,
-            // while its first batch is handled: it goes back instead.
-            if at.elapsed() > self.engine.config.reservation_timeout / 2 {
-                Ok(Ended::Held)
-            } else {
-                self.handle_stream(&reservation, messages).await
-            }
+            self.handle_stream(&reservation, messages).await
         };
         // After an error (most likely the database going away) the stream
         // pauses a moment, so a dead connection does not spin through
@@ -210,11 +200,7 @@ impl Stream {
                 tracing::warn!(%error, "cannot release a reservation; it expires by itself");
             }
         }
-        self.engine
-            .held
-            .lock()
-            .expect("never poisoned")
-            .remove(&token);
+        self.engine.held.let_go([&token]);
     }
 
     async fn handle_stream(

@@ -60,10 +60,7 @@ async fn complete(
                     if lagging {
                         engine.wakeups.checkpoints(group).notify_one();
                     }
-                    let mut held = engine.held.lock().expect("never poisoned");
-                    for completed in &batch {
-                        held.remove(&completed.token);
-                    }
+                    engine.held.let_go(batch.iter().map(|c| &c.token));
                     break;
                 }
                 Err(error) => {

@@ -1,6 +1,7 @@
 //! What the consumers of one process share, and how they start and stop
 //! along with the process's scheduler and recurring jobs.
 
+use super::held::{self, Held};
 use super::registry::{recurring_jobs, SubscriptionDescriptor};
 use super::wakeup::Wakeups;
 use super::{checkpoint, global, queue};
@@ -9,9 +10,8 @@ use crate::error::Result;
 use crate::store::checkpoints::Checkpoints;
 use crate::store::{PostgresStore, RecurringJobs};
 use crate::{recurring, scheduling};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::Mutex;
 use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -25,8 +25,9 @@ pub(crate) struct Engine {
     pub wakeups: Wakeups,
     /// One permit per handler call allowed in flight.
     pub permits: Semaphore,
-    /// Reservations this process holds, released at shutdown.
-    pub held: Mutex<HashSet<Uuid>>,
+    /// Reservations this process holds, kept alive by the heartbeat and
+    /// released at shutdown.
+    pub held: Held,
     pub shutdown: CancellationToken,
 }
 
@@ -55,7 +56,7 @@ pub(crate) async fn run(
     let engine = Arc::new(Engine {
         permits: Semaphore::new(config.concurrency),
         wakeups: Wakeups::new(groups.keys().copied()),
-        held: Mutex::default(),
+        held: Held::default(),
         checkpoints,
         store,
         config,
@@ -99,6 +100,13 @@ pub(crate) async fn run(
             handed,
         ));
     }
+    // The heartbeat outlives the consumers: handlers finishing within the
+    // grace period keep their reservations.
+    let beating = CancellationToken::new();
+    let heartbeat = {
+        let (engine, beating) = (engine.clone(), beating.clone());
+        tokio::spawn(async move { held::heartbeat(&engine, beating).await })
+    };
     while let Some(result) = tasks.join_next().await {
         if let Err(error) = result {
             if error.is_panic() {
@@ -106,12 +114,9 @@ pub(crate) async fn run(
             }
         }
     }
-    let held: Vec<Uuid> = engine
-        .held
-        .lock()
-        .expect("never poisoned")
-        .drain()
-        .collect();
+    beating.cancel();
+    heartbeat.await.expect("the heartbeat does not panic");
+    let held = engine.held.drain();
     if !held.is_empty() {
         engine.release(&held, Duration::ZERO).await?;
     }

@@ -12,7 +12,7 @@ use crate::store::checkpoints::{Raise, Reservation, Reserved};
 use crate::store::{GlobalCursor, RawMessage};
 use sqlx::PgConnection;
 use std::collections::{BTreeMap, HashSet};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use uuid::Uuid;
 
 /// Leads the group whenever no other process does, until shutdown. Errors
@@ -292,7 +292,7 @@ fn hand_over(
             .take(engine.config.batch_size)
             .cloned()
             .collect();
-        engine.held.lock().expect("never poisoned").insert(token);
+        engine.held.taken([token]);
         let reservation = Reservation {
             subscription: lag.subscription.name.to_owned(),
             stream: lag.stream.to_owned(),
@@ -303,7 +303,6 @@ fn hand_over(
         let reserved = Reserved {
             reservation,
             messages,
-            at: Instant::now(),
         };
         queue.hand(reserved, slot);
     }

@@ -7,6 +7,7 @@ mod context;
 pub(crate) mod engine;
 mod global;
 mod handler;
+mod held;
 mod queue;
 pub(crate) mod registry;
 mod retry;
