@@ -311,6 +311,41 @@ async fn a_stream_being_appended_to_holds_back_only_its_own_messages(pool: PgPoo
     running.await.unwrap().unwrap();
 }
 
+/// Another transaction is inserting a stream's first message: the
+/// scheduler cannot tell whether the stream exists without waiting for it,
+/// so it moves the other messages and comes back for that stream's.
+#[sqlx::test(migrations = false)]
+async fn a_stream_being_created_holds_back_only_its_own_messages(pool: PgPool) {
+    let store = store(pool.clone()).await;
+    let (stop, running) = run_group(&pool, "Scheduler", |b| b);
+    let mut tx = pool.begin().await.unwrap();
+    store
+        .append_in(
+            &mut tx,
+            "Reminder-new",
+            ExpectedVersion::NoStream,
+            vec![reminder(1)],
+        )
+        .await
+        .unwrap();
+    let held = store
+        .schedule("Reminder-new", reminder(2), Duration::ZERO)
+        .await
+        .unwrap();
+    let free = store
+        .schedule("Reminder-free", reminder(3), Duration::ZERO)
+        .await
+        .unwrap();
+
+    assert_eq!(stream_of(&store, "Reminder-free", 1).await[0].id, free);
+    tx.commit().await.unwrap();
+    let created = stream_of(&store, "Reminder-new", 2).await;
+    assert_eq!(created[1].id, held);
+
+    stop.cancel();
+    running.await.unwrap().unwrap();
+}
+
 /// Index and sequential scans of the schedule table so far, by the
 /// statistics Postgres keeps per database.
 async fn schedule_scans(pool: &PgPool) -> i64 {

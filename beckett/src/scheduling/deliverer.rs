@@ -68,12 +68,15 @@ async fn deliver(
 ) -> crate::Result<Next> {
     let mut found_none = false;
     loop {
-        let moved = store.deliver_due(batch_size).await?;
+        let (moved, held_back) = store.deliver_due(batch_size).await?;
         if shutdown.is_cancelled() {
             return Ok(Next::At(Duration::ZERO));
         }
-        if moved == batch_size {
+        if moved >= batch_size {
             continue;
+        }
+        if held_back {
+            return Ok(Next::HeldBack);
         }
         match store.next_due().await? {
             None => return Ok(Next::At(LONGEST_SLEEP)),

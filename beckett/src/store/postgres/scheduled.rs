@@ -10,6 +10,23 @@ use sqlx::PgConnection;
 use std::time::Duration;
 use uuid::Uuid;
 
+/// Which streams a round of delivery moves messages to.
+#[derive(Debug, Clone, Copy)]
+enum Streams<'a> {
+    All,
+    /// Those that exist already.
+    Existing,
+    /// This one, which did not exist when looked for.
+    New(&'a str),
+}
+
+/// Whether `error` is a statement that gave up waiting for a lock
+/// (`lock_not_available`).
+fn waited_for_a_lock(error: &Error) -> bool {
+    matches!(error, Error::Database(sqlx::Error::Database(error))
+        if error.code().as_deref() == Some("55P03"))
+}
+
 /// Seconds in a year of 365.25 days.
 const SECONDS_PER_YEAR: u64 = 31_557_600;
 
@@ -129,12 +146,54 @@ impl PostgresStore {
     }
 
     /// Moves up to `limit` due messages into the store; returns how many
-    /// were moved. Messages another scheduler is moving are left to it.
-    pub(crate) async fn deliver_due(&self, limit: usize) -> Result<usize> {
-        let rows: Vec<(Uuid, String, bool)> = sqlx::query_as(&self.scheduling.deliver)
+    /// were moved, and whether some were held back by another writer.
+    /// Messages another scheduler is moving are left to it.
+    ///
+    /// It never waits for another writer. A stream's row locked by an
+    /// appender holds back that stream's messages only. A stream whose
+    /// first message another transaction is inserting cannot be seen
+    /// without waiting for it: the statement gives up on such a wait at
+    /// once, and the messages of streams that already exist are moved
+    /// without the new ones, which come back in a later round.
+    pub(crate) async fn deliver_due(&self, limit: usize) -> Result<(usize, bool)> {
+        match self.deliver(limit, Streams::All).await {
+            Err(error) if waited_for_a_lock(&error) => {}
+            moved => return Ok((moved?, false)),
+        }
+        let mut moved = self.deliver(limit, Streams::Existing).await?;
+        let mut held_back = false;
+        let new: Vec<String> = sqlx::query_scalar(&self.scheduling.new_streams_due)
             .bind(limit_to_sql(limit))
             .fetch_all(&self.pool)
             .await?;
+        for stream in &new {
+            match self.deliver(limit, Streams::New(stream)).await {
+                Err(error) if waited_for_a_lock(&error) => held_back = true,
+                one => moved += one?,
+            }
+        }
+        Ok((moved, held_back))
+    }
+
+    /// Moves up to `limit` due messages to `streams` into the store,
+    /// failing rather than waiting for a lock.
+    async fn deliver(&self, limit: usize, streams: Streams<'_>) -> Result<usize> {
+        let (new_streams, only) = match streams {
+            Streams::All => (true, None),
+            Streams::Existing => (false, None),
+            Streams::New(stream) => (true, Some(stream)),
+        };
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SET LOCAL lock_timeout = '1ms'")
+            .execute(&mut *tx)
+            .await?;
+        let rows: Vec<(Uuid, String, bool)> = sqlx::query_as(&self.scheduling.deliver)
+            .bind(limit_to_sql(limit))
+            .bind(new_streams)
+            .bind(only)
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
         let mut delivered = 0;
         for (id, stream, appended) in rows {
             if appended {
@@ -174,6 +233,7 @@ pub(super) struct Statements {
     schedule: String,
     cancel: String,
     deliver: String,
+    new_streams_due: String,
     next_due: String,
 }
 
@@ -202,13 +262,14 @@ impl Statements {
             // are appended in due order, and messages due together in the
             // order they were scheduled. It never waits for a lock: messages
             // whose cancellation is in flight, or whose stream another
-            // transaction is appending to, wait for a later round. A message
+            // transaction is appending to, wait for a later round; so do,
+            // unless `$2`, messages to streams that do not exist yet. A message
             // whose id the store already holds is taken off but not
             // appended.
             deliver: format!(
                 "WITH taken AS (
                     SELECT id, stream_name FROM {s}.scheduled_messages
-                    WHERE deliver_at <= now()
+                    WHERE deliver_at <= now() AND ($3::text IS NULL OR stream_name = $3)
                         AND (SELECT pg_try_advisory_xact_lock(
                             hashtextextended('beckett scheduler {schema_name}', 0)))
                     ORDER BY deliver_at, sequence
@@ -223,7 +284,7 @@ impl Statements {
                     USING taken t
                     WHERE sm.id = t.id
                         AND (t.stream_name IN (SELECT stream_name FROM free)
-                            OR NOT EXISTS (
+                            OR $2 AND NOT EXISTS (
                                 SELECT FROM {s}.streams st WHERE st.stream_name = t.stream_name))
                     RETURNING sm.id, sm.sequence, sm.stream_name, sm.type, sm.data, sm.metadata,
                         sm.deliver_at
@@ -251,6 +312,13 @@ impl Statements {
                 )
                 SELECT d.id, d.stream_name, EXISTS (SELECT FROM appended a WHERE a.id = d.id)
                 FROM due d"
+            ),
+            new_streams_due: format!(
+                "SELECT DISTINCT stream_name FROM {s}.scheduled_messages AS sm
+                WHERE deliver_at <= now()
+                    AND NOT EXISTS (
+                        SELECT FROM {s}.streams st WHERE st.stream_name = sm.stream_name)
+                LIMIT $1"
             ),
             // By the database's clock, which decides what is due.
             next_due: format!(
