@@ -82,6 +82,22 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The database connections a process running `groups` groups needs:
+    /// one per handler call in flight (a `transactional` handler holds one
+    /// for its whole call, and others use the store's pool for their own
+    /// queries), three per group (its leader's, its reservations', its
+    /// completions') and three for the scheduler, the heartbeat and
+    /// recurring jobs. [`run`](crate::run) sizes its pool so.
+    ///
+    /// ```
+    /// let mut config = beckett::Config::default();
+    /// config.concurrency = 10;
+    /// assert_eq!(config.connections(2), 19);
+    /// ```
+    pub fn connections(&self, groups: usize) -> u32 {
+        u32::try_from(self.concurrency + 3 * groups + 3).unwrap_or(u32::MAX)
+    }
+
     /// The defaults, overridden by whichever settings the environment sets.
     ///
     /// ```

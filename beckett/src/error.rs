@@ -123,6 +123,15 @@ pub enum Error {
     #[error("{0}")]
     Registry(String),
 
+    /// A task of the running engine panicked; the process shut down.
+    #[error("beckett's {task} panicked, and the process shut down: {message}")]
+    TaskPanicked {
+        /// The task: the global consumer, the completer, the heartbeat, ...
+        task: &'static str,
+        /// What the panic said.
+        message: String,
+    },
+
     /// The database reported an error.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),

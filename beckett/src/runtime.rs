@@ -4,8 +4,9 @@
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::migrate::{migrate_schema, Schema};
-use crate::store::{connect, PostgresStore};
+use crate::store::{connect_pool, PostgresStore};
 use crate::subscription::{engine, registry};
+use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 use std::future::Future;
 use std::time::Duration;
@@ -101,15 +102,28 @@ impl Beckett {
     /// ```
     pub async fn run_until(self, signal: impl Future<Output = ()>) -> Result<()> {
         let groups = registry::linked_groups(self.config.groups.as_deref())?;
+        let connections = self.config.connections(groups.len());
         let pool = match self.pool {
-            Some(pool) => pool,
+            Some(pool) => {
+                let max = pool.options().get_max_connections();
+                if max < connections {
+                    tracing::warn!(
+                        max,
+                        needed = connections,
+                        "the pool given holds fewer connections than the settings need \
+                         (BECKETT_CONCURRENCY + 3 per group + 3); handlers and consumers \
+                         will wait for connections"
+                    );
+                }
+                pool
+            }
             None => {
                 let url = self
                     .config
                     .database_url
                     .as_deref()
                     .expect("checked by build");
-                connect(url).await?
+                connect_pool(url, PgPoolOptions::new().max_connections(connections)).await?
             }
         };
         migrate_schema(&pool, &self.config.schema).await?;

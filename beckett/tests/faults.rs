@@ -59,6 +59,53 @@ async fn breaks_a_deferred_constraint(_: Counted, ctx: Context) -> beckett::Resu
     Ok(())
 }
 
+/// Handler calls of the `Crowded` group inside at once.
+static CROWD: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Holds its transaction, and so a connection, until 12 calls are inside
+/// at once.
+#[beckett::subscription(group = "Crowded", messages(Counted), transactional, max_retries = 0)]
+async fn crowded(_: Counted, ctx: Context) -> Result<(), beckett::BoxError> {
+    use std::sync::atomic::Ordering;
+    CROWD.fetch_add(1, Ordering::SeqCst);
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while CROWD.load(Ordering::SeqCst) < 12 {
+        if std::time::Instant::now() > deadline {
+            return Err("never 12 calls at once".into());
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut tx = ctx.transaction().expect("transactional");
+    sqlx::query("INSERT INTO handled (stream, position) VALUES ($1, $2)")
+        .bind(ctx.stream())
+        .bind(ctx.position())
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+/// A handler that panics before it returns its future, as a hand-written
+/// registration could.
+fn panics_at_once(_: Envelope, _: Context) -> beckett::__private::HandlerFuture {
+    panic!("before any future")
+}
+
+beckett::__private::inventory::submit! {
+    beckett::__private::SubscriptionDescriptor {
+        group: "Early",
+        name: "panics_at_once",
+        messages: &["Counted"],
+        category: None,
+        stream: None,
+        start: beckett::__private::Start::Beginning,
+        max_retries: Some(0),
+        timeout: None,
+        transactional: false,
+        handler: panics_at_once,
+        location: "tests/faults.rs",
+    }
+}
+
 /// Runs `group` on the test's database, with a table for what is handled.
 async fn start(
     pool: &PgPool,
@@ -331,4 +378,76 @@ async fn transactions_that_fail_at_commit_count_as_failures(pool: PgPool) {
         stop.cancel();
         running.await.unwrap().unwrap();
     }
+}
+
+/// `run()` connects a pool as large as its settings need: twelve
+/// transactional handlers hold a connection each at once, with the
+/// consumers' own beside them (sqlx's default pool holds ten).
+#[sqlx::test(migrations = false)]
+async fn the_pool_fits_the_handlers_in_flight(options: PgPoolOptions, connect: PgConnectOptions) {
+    let pool = options.connect_with(connect.clone()).await.unwrap();
+    let store = store(pool.clone()).await;
+    let server = std::env::var("DATABASE_URL").unwrap();
+    let mut url = url::Url::parse(&server).unwrap();
+    url.set_path(connect.get_database().unwrap());
+    sqlx::query("CREATE TABLE handled (id bigserial, stream text, position bigint)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let beckett = beckett::Beckett::builder()
+        .database_url(url.as_str())
+        .groups(["Crowded"])
+        .concurrency(12)
+        .build()
+        .unwrap();
+    let signal = stop.clone();
+    let running = tokio::spawn(async move { beckett.run_until(signal.cancelled_owned()).await });
+    for n in 0..12 {
+        store
+            .append(
+                &format!("Crowd-{n}"),
+                ExpectedVersion::Any,
+                vec![counted(n)],
+            )
+            .await
+            .unwrap();
+    }
+    eventually("twelve handlers are inside at once and finish", || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM handled")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+            == 12
+    })
+    .await;
+    stop.cancel();
+    running.await.unwrap().unwrap();
+}
+
+/// A handler that panics before its future exists fails its message like
+/// any panic, instead of taking its stream's handling down unnoticed.
+#[sqlx::test(migrations = false)]
+async fn a_handler_panicking_at_once_fails_its_message(pool: PgPool) {
+    let store = store(pool.clone()).await;
+    let (stop, running) = start(&pool, "Early", |b| b).await;
+    store
+        .append("Early-1", ExpectedVersion::Any, vec![counted(1)])
+        .await
+        .unwrap();
+    let failed = FailedCheckpoints::new(pool.clone());
+    eventually("the message fails", || async {
+        !failed.list(None).await.unwrap().is_empty()
+    })
+    .await;
+    let error = failed.list(None).await.unwrap()[0].last_error.clone();
+    assert!(
+        error
+            .as_deref()
+            .unwrap()
+            .contains("panicked: before any future"),
+        "{error:?}"
+    );
+    stop.cancel();
+    running.await.unwrap().unwrap();
 }

@@ -15,7 +15,7 @@ pub use cursor::GlobalCursor;
 pub use envelope::Envelope;
 pub(crate) use envelope::RawMessage;
 pub use postgres::{connect, connect_from_env, PostgresStore};
-pub(crate) use postgres::{raw_message, MESSAGE_COLUMNS};
+pub(crate) use postgres::{connect_pool, raw_message, MESSAGE_COLUMNS};
 pub(crate) use recurring_jobs::{DeclaredJob, RecurringJobs};
 pub use stream_name::{category, MAX_STREAM_NAME_BYTES};
 

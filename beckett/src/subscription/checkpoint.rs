@@ -8,6 +8,7 @@ use super::engine::Engine;
 use super::queue::{Handed, Queue, Slots};
 use super::registry::SubscriptionDescriptor;
 use super::retry::backoff;
+use super::supervisor::panic_message;
 use crate::error::{Error, Result};
 use crate::store::checkpoints::{Completed, Failure, Reservation, Reserved};
 use crate::store::{Envelope, RawMessage};
@@ -51,7 +52,9 @@ pub(crate) async fn run(
     // Set while caught up: when to look again without a notification.
     let mut idle_until: Option<Instant> = None;
     loop {
-        while handlers.try_join_next().is_some() {}
+        while let Some(ended) = handlers.try_join_next() {
+            watch(&engine, ended);
+        }
         let mut room = tokio::select! {
             biased;
             () = engine.shutdown.cancelled() => break,
@@ -107,7 +110,9 @@ pub(crate) async fn run(
     }
     let grace = engine.config.shutdown_grace;
     if tokio::time::timeout(grace, async {
-        while handlers.join_next().await.is_some() {}
+        while let Some(ended) = handlers.join_next().await {
+            watch(&engine, ended);
+        }
     })
     .await
     .is_err()
@@ -121,6 +126,18 @@ pub(crate) async fn run(
     }
     drop(completions);
     completer.await.expect("the completer does not panic");
+}
+
+/// Reports a stream's handling that panicked outside its handler: the
+/// engine is broken, and the process stops.
+fn watch(engine: &Engine, ended: Result<(), tokio::task::JoinError>) {
+    if let Err(error) = ended {
+        if error.is_panic() {
+            engine
+                .supervisor
+                .panicked("stream handling", &*error.into_panic());
+        }
+    }
 }
 
 /// What handling one reserved stream needs.
@@ -383,7 +400,10 @@ async fn invoke(
     ctx: Context,
     timeout: Duration,
 ) -> Result<(), String> {
-    let call = AssertUnwindSafe((subscription.handler)(envelope, ctx)).catch_unwind();
+    // The handler is called inside, so a panic before its future exists is
+    // caught too.
+    let call =
+        AssertUnwindSafe(async { (subscription.handler)(envelope, ctx).await }).catch_unwind();
     match tokio::time::timeout(timeout, call).await {
         Ok(Ok(Ok(()))) => Ok(()),
         Ok(Ok(Err(error))) => Err(error_chain(&*error)),
@@ -402,12 +422,4 @@ fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
         source = error.source();
     }
     text
-}
-
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
-    panic
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("a non-text panic payload")
 }

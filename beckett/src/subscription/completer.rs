@@ -34,7 +34,10 @@ pub(crate) fn start(
     queue: Queue,
 ) -> (Completions, JoinHandle<()>) {
     let (sender, receiver) = mpsc::unbounded_channel();
-    let task = tokio::spawn(complete(engine, group, queue, receiver));
+    let task = tokio::spawn(async move {
+        let completing = complete(engine.clone(), group, queue, receiver);
+        engine.supervisor.watch("completer", completing).await;
+    });
     (Completions(sender), task)
 }
 

@@ -3,6 +3,7 @@
 
 use super::held::{self, Held};
 use super::registry::{recurring_jobs, SubscriptionDescriptor};
+use super::supervisor::Supervisor;
 use super::wakeup::Wakeups;
 use super::{checkpoint, global, queue};
 use crate::config::Config;
@@ -29,6 +30,8 @@ pub(crate) struct Engine {
     /// released at shutdown.
     pub held: Held,
     pub shutdown: CancellationToken,
+    /// Stops the process when one of its tasks panics.
+    pub supervisor: Supervisor,
 }
 
 /// Runs the groups' consumers and recurring jobs, and the scheduler, until
@@ -60,67 +63,76 @@ pub(crate) async fn run(
         checkpoints,
         store,
         config,
+        supervisor: Supervisor::new(shutdown.clone()),
         shutdown,
     });
     let mut tasks = tokio::task::JoinSet::new();
     {
         let engine = engine.clone();
         tasks.spawn(async move {
+            let listening =
+                engine
+                    .wakeups
+                    .listen(&engine.store, &engine.checkpoints, engine.shutdown.clone());
             engine
-                .wakeups
-                .listen(&engine.store, &engine.checkpoints, engine.shutdown.clone())
+                .supervisor
+                .watch("notification listener", listening)
                 .await;
         });
     }
     {
         let engine = engine.clone();
         tasks.spawn(async move {
-            scheduling::deliverer::run(
+            let delivering = scheduling::deliverer::run(
                 &engine.store,
                 engine.config.batch_size,
                 engine.wakeups.scheduled(),
                 &engine.shutdown,
-            )
-            .await;
+            );
+            engine.supervisor.watch("scheduler", delivering).await;
         });
     }
     for firing in firings {
-        let (store, shutdown) = (engine.store.clone(), engine.shutdown.clone());
-        tasks.spawn(recurring::run(store, firing, shutdown));
+        let engine = engine.clone();
+        tasks.spawn(async move {
+            let firing = recurring::run(engine.store.clone(), firing, engine.shutdown.clone());
+            engine.supervisor.watch("recurring job", firing).await;
+        });
     }
     for (group, subscriptions) in groups {
         let (queue, handed) = queue::new(engine.config.prefetch, engine.config.concurrency);
         let (leader, led, handing) = (engine.clone(), subscriptions.clone(), queue.clone());
-        tasks.spawn(async move { global::run(&leader, group, &led, &handing).await });
-        tasks.spawn(checkpoint::run(
-            engine.clone(),
-            group,
-            subscriptions,
-            queue,
-            handed,
-        ));
+        tasks.spawn(async move {
+            let leading = global::run(&leader, group, &led, &handing);
+            leader.supervisor.watch("global consumer", leading).await;
+        });
+        let consumer = engine.clone();
+        tasks.spawn(async move {
+            let consuming = checkpoint::run(consumer.clone(), group, subscriptions, queue, handed);
+            consumer
+                .supervisor
+                .watch("checkpoint consumer", consuming)
+                .await;
+        });
     }
     // The heartbeat outlives the consumers: handlers finishing within the
     // grace period keep their reservations.
     let beating = CancellationToken::new();
     let heartbeat = {
         let (engine, beating) = (engine.clone(), beating.clone());
-        tokio::spawn(async move { held::heartbeat(&engine, beating).await })
+        tokio::spawn(async move {
+            let beat = held::heartbeat(&engine, beating);
+            engine.supervisor.watch("heartbeat", beat).await;
+        })
     };
-    while let Some(result) = tasks.join_next().await {
-        if let Err(error) = result {
-            if error.is_panic() {
-                std::panic::resume_unwind(error.into_panic());
-            }
-        }
-    }
+    while tasks.join_next().await.is_some() {}
     beating.cancel();
-    heartbeat.await.expect("the heartbeat does not panic");
+    let _ = heartbeat.await;
     let held = engine.held.drain();
     if !held.is_empty() {
         engine.release(&held, Duration::ZERO).await?;
     }
-    Ok(())
+    engine.supervisor.fault().map_or(Ok(()), Err)
 }
 
 impl Engine {

@@ -11,6 +11,7 @@ mod held;
 mod queue;
 pub(crate) mod registry;
 mod retry;
+mod supervisor;
 mod wakeup;
 
 pub use crate::store::checkpoints::CheckpointInfo;

@@ -35,6 +35,12 @@ const SENDING_AGAIN: u8 = 2;
 /// # Ok(()) }
 /// ```
 pub async fn connect(url: &str) -> Result<PgPool> {
+    connect_pool(url, PgPoolOptions::new()).await
+}
+
+/// Connects a pool with `pool`'s options to the database at `url`, as
+/// [`connect`] does.
+pub(crate) async fn connect_pool(url: &str, pool: PgPoolOptions) -> Result<PgPool> {
     let masked = mask_password(url)?;
     let failed = |source| Error::Connect {
         url: masked.clone(),
@@ -48,7 +54,7 @@ pub async fn connect(url: &str) -> Result<PgPool> {
         .map_err(failed)?
         .close()
         .await?;
-    Ok(PgPoolOptions::new().connect_lazy_with(options))
+    Ok(pool.connect_lazy_with(options))
 }
 
 /// Connects a pool to the database named by the `DATABASE_URL` environment
