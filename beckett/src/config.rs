@@ -45,11 +45,15 @@ pub struct Config {
     /// default 60s); a subscription's `timeout` overrides it.
     pub handler_timeout: Duration,
     /// Retries of a failing message before its stream is failed
-    /// (`BECKETT_MAX_RETRIES`, default 10); a subscription's `max_retries`
-    /// overrides it.
+    /// (`BECKETT_MAX_RETRIES`, default 10): retries, not attempts, so a
+    /// message is tried up to this plus one times. A subscription's
+    /// `max_retries` overrides it.
     pub max_retries: u32,
-    /// The first retry's delay, doubled at each retry
-    /// (`BECKETT_RETRY_BASE_DELAY`, default 1s).
+    /// The first retry's delay, doubled at each retry up to the longest
+    /// (`BECKETT_RETRY_BASE_DELAY`, default 1s). Each delay is then drawn
+    /// at random between half of it and all of it, so streams that failed
+    /// together do not retry in step: the first retry comes after 0.5s to
+    /// 1s by default.
     pub retry_base_delay: Duration,
     /// The longest delay between retries (`BECKETT_RETRY_MAX_DELAY`,
     /// default 5m).

@@ -306,6 +306,11 @@ async fn undecodable_message_fails_its_stream_only(pool: PgPool) {
         error.contains("position 1 of stream `Cart-2` (type `item_added`)"),
         "{error}"
     );
+    assert_eq!(
+        error.matches("invalid type").count(),
+        1,
+        "said once: {error}"
+    );
     assert!(handled(&pool, "Cart-2").await.is_empty());
     stop.cancel();
     running.await.unwrap().unwrap();

@@ -412,13 +412,18 @@ async fn invoke(
     }
 }
 
-/// An error and its sources, joined by ": ".
+/// An error and those of its sources whose text it does not hold already,
+/// joined by ": ". Many errors (beckett's own among them) end their text
+/// with their source's; each cause is then said once.
 fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(error) = source {
-        text.push_str(": ");
-        text.push_str(&error.to_string());
+        let cause = error.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
         source = error.source();
     }
     text
