@@ -17,3 +17,10 @@ ALTER TABLE subscriptions ADD COLUMN start_snapshot pg_snapshot;
 
 -- Releasing a process's reservations finds them by holder.
 CREATE INDEX checkpoints_reserved ON checkpoints (reserved_by) WHERE reserved_by IS NOT NULL;
+
+-- What each subscription selects, as the program that registered it last
+-- declared it, so that a leader running another version of the program
+-- routes for it too: message types (NULL: every type), category, stream.
+ALTER TABLE subscriptions ADD COLUMN message_types text[];
+ALTER TABLE subscriptions ADD COLUMN category text;
+ALTER TABLE subscriptions ADD COLUMN stream text;

@@ -451,3 +451,90 @@ async fn a_handler_panicking_at_once_fails_its_message(pool: PgPool) {
     stop.cancel();
     running.await.unwrap().unwrap();
 }
+
+/// What a test's tracing wrote, for checking the log.
+#[derive(Clone, Default)]
+struct Log(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Log {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Log {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+/// A subscription the code no longer declares is reported when a process
+/// of its group starts, and an operator removes it with its checkpoints;
+/// its leader then stops routing for it.
+#[sqlx::test(migrations = false)]
+async fn a_subscription_removed_from_the_code_is_reported_and_removed(pool: PgPool) {
+    let store = store(pool.clone()).await;
+    sqlx::query(
+        "INSERT INTO beckett.subscriptions (group_name, name, transaction_id, global_position)
+         VALUES ('Flow', 'gone', 0, 0)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO beckett.checkpoints (group_name, subscription, stream_name, stream_version)
+         SELECT 'Flow', 'gone', 'Old-' || n, 1 FROM generate_series(1, 1000) AS n",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let log = Log::default();
+    let writer = log.clone();
+    let _logging = tracing::subscriber::set_default(
+        tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish(),
+    );
+    let (stop, running) = start(&pool, "Flow", |b| b).await;
+    eventually("the undeclared subscription is reported", || async {
+        let text = log.text();
+        text.contains("subscription=\"gone\"")
+            && text.contains("lagging=1000")
+            && text.contains("Subscriptions::remove")
+    })
+    .await;
+
+    let subscriptions = beckett::subscription::Subscriptions::new(pool.clone());
+    assert_eq!(
+        subscriptions.remove("Flow", "gone").await.unwrap(),
+        Some(1000)
+    );
+    assert_eq!(subscriptions.remove("Flow", "gone").await.unwrap(), None);
+    // The leader looks at what is registered every poll interval (100 ms).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    store
+        .append("After-1", ExpectedVersion::Any, vec![counted(1)])
+        .await
+        .unwrap();
+    eventually("the declared subscription goes on", || async {
+        handled(&pool, "After-1").await == [1]
+    })
+    .await;
+    let routed: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM beckett.checkpoints WHERE subscription = 'gone'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        routed, 0,
+        "the leader still routes for the removed subscription"
+    );
+    stop.cancel();
+    running.await.unwrap().unwrap();
+}

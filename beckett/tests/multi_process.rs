@@ -4,12 +4,24 @@
 
 mod common;
 
-use beckett::{ExpectedVersion, MessageStorage, PostgresStore};
+use beckett::{Context, ExpectedVersion, MessageStorage, PostgresStore};
 use common::workers::{example, Worker};
-use common::{counted, store_with_connections};
+use common::{counted, eventually, store_with_connections, Counted};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 use std::time::{Duration, Instant};
+
+/// A subscription of the workers' group that only this program, a newer
+/// version of the worker's, declares.
+#[beckett::subscription(group = "Workers", messages(Counted))]
+async fn audit(_: Counted, ctx: Context) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO audited (stream, position) VALUES ($1, $2)")
+        .bind(ctx.stream())
+        .bind(ctx.position())
+        .execute(ctx.store().pool())
+        .await
+        .map(drop)
+}
 
 /// Migrates and creates the tables the worker's handlers write.
 async fn setup(options: PgPoolOptions, connect: &PgConnectOptions) -> PostgresStore {
@@ -348,4 +360,42 @@ async fn duplicate_registrations_stop_start_up_naming_both(
         2,
         "{stderr}"
     );
+}
+
+/// During a rolling deploy, a process of the older program leads the
+/// group while a newer one declares a subscription the older does not know:
+/// the leader routes for it, and the newer process handles it.
+#[sqlx::test(migrations = false)]
+async fn a_leader_of_an_older_version_routes_for_newer_subscriptions(
+    options: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let store = setup(options, &connect).await;
+    sqlx::query("CREATE TABLE audited (stream text, position bigint)")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let pool = store.pool();
+    let mut older = Worker::start(&connect, "older", &[("BECKETT_GROUPS", "Workers")]);
+    eventually("the older worker leads", || async {
+        leader(pool).await.as_deref() == Some("older")
+    })
+    .await;
+    let newer = common::run_group(pool, "Workers", |b| b);
+    eventually("the newer process registers its subscription", || async {
+        count(pool, "SELECT count(*) FROM beckett.subscriptions").await == 2
+    })
+    .await;
+    append(&store, 4, 5, 5).await;
+
+    eventually("the newer subscription handles every message", || async {
+        count(pool, "SELECT count(*) FROM audited").await == 20
+    })
+    .await;
+    assert_eq!(leader(pool).await.as_deref(), Some("older"));
+    wait_for(pool, DISTINCT_HANDLED, 20, Duration::from_secs(20)).await;
+    let (stop, running) = newer;
+    stop.cancel();
+    running.await.unwrap().unwrap();
+    assert!(older.terminate(Duration::from_secs(20)).success());
 }

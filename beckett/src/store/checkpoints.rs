@@ -5,6 +5,7 @@ use super::cursor::{Pending, Place};
 use super::{raw_message, GlobalCursor, RawMessage, MESSAGE_COLUMNS};
 use crate::error::Result;
 use crate::migrate::Schema;
+use crate::subscription::Selection;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::types::PgInterval;
 use sqlx::postgres::{PgConnection, PgPool};
@@ -34,6 +35,15 @@ pub(crate) struct Reservation {
 pub(crate) struct Reserved {
     pub reservation: Reservation,
     pub messages: Vec<RawMessage>,
+}
+
+/// A subscription as registered: where it has read the global order to,
+/// and what it selects.
+#[derive(Debug, Clone)]
+pub(crate) struct Registered {
+    pub name: String,
+    pub cursor: GlobalCursor,
+    pub selection: Selection,
 }
 
 /// A checkpoint to raise to `version`, created if missing; reserved under
@@ -121,15 +131,47 @@ impl Checkpoints {
     }
 
     /// Records a subscription if it is new, starting at the first message
-    /// or, `from_end`, after the last one readable now.
-    pub async fn register(&self, group: &str, name: &str, from_end: bool) -> Result<()> {
+    /// or, `from_end`, after the last one committed now; and what it
+    /// selects, new or not.
+    pub async fn register(
+        &self,
+        group: &str,
+        name: &str,
+        from_end: bool,
+        selection: &Selection,
+    ) -> Result<()> {
+        let types = (!selection.types.is_empty()).then_some(&selection.types);
         sqlx::query(&self.sql.register)
             .bind(group)
             .bind(name)
             .bind(from_end)
+            .bind(types)
+            .bind(&selection.category)
+            .bind(&selection.stream)
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    /// The subscriptions registered in `group` besides `declared`, each
+    /// with how many of its checkpoints lag.
+    pub async fn undeclared(&self, group: &str, declared: &[&str]) -> Result<Vec<(String, i64)>> {
+        Ok(sqlx::query_as(&self.sql.undeclared)
+            .bind(group)
+            .bind(declared)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// Removes a subscription and its checkpoints; how many checkpoints
+    /// went, or `None` if it was not registered.
+    pub async fn remove(&self, group: &str, name: &str) -> Result<Option<u64>> {
+        let removed: Option<i64> = sqlx::query_scalar(&self.sql.remove)
+            .bind(group)
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(removed.map(i64::unsigned_abs))
     }
 
     /// Tries to become the group's global consumer, on a connection of its
@@ -141,29 +183,47 @@ impl Checkpoints {
             .await?)
     }
 
-    /// The global cursors of a group's subscriptions.
-    pub async fn cursors(
+    /// The subscriptions registered in a group: their cursors and what
+    /// they select.
+    pub async fn registered(
         &self,
         conn: &mut PgConnection,
         group: &str,
-    ) -> Result<Vec<(String, GlobalCursor)>> {
-        let rows: Vec<(String, i64, i64, sqlx::types::Json<Vec<Pending>>)> =
-            sqlx::query_as(&self.sql.cursors)
-                .bind(group)
-                .fetch_all(conn)
-                .await?;
+    ) -> Result<Vec<Registered>> {
+        type Row = (
+            String,
+            i64,
+            i64,
+            sqlx::types::Json<Vec<Pending>>,
+            Option<Vec<String>>,
+            Option<String>,
+            Option<String>,
+        );
+        let rows: Vec<Row> = sqlx::query_as(&self.sql.registered)
+            .bind(group)
+            .fetch_all(conn)
+            .await?;
         Ok(rows
             .into_iter()
-            .map(|(name, transaction_id, global_position, pending)| {
-                let cursor = GlobalCursor {
-                    frontier: Place {
-                        transaction_id,
-                        global_position,
-                    },
-                    pending: pending.0,
-                };
-                (name, cursor)
-            })
+            .map(
+                |(name, transaction_id, global_position, pending, types, category, stream)| {
+                    Registered {
+                        name,
+                        cursor: GlobalCursor {
+                            frontier: Place {
+                                transaction_id,
+                                global_position,
+                            },
+                            pending: pending.0,
+                        },
+                        selection: Selection {
+                            types: types.unwrap_or_default(),
+                            category,
+                            stream,
+                        },
+                    }
+                },
+            )
             .collect())
     }
 
@@ -415,7 +475,9 @@ struct Statements {
     checkpoints_channel: String,
     register: String,
     try_lead: String,
-    cursors: String,
+    registered: String,
+    undeclared: String,
+    remove: String,
     record_batch: String,
     reserve: String,
     lock_completed: String,
@@ -441,31 +503,55 @@ impl Statements {
             // committed, owing the transactions it shows running below it,
             // and keeping the snapshot to tell history from new messages.
             register: format!(
-                "INSERT INTO {s}.subscriptions
-                    (group_name, name, transaction_id, global_position, pending, start_snapshot)
+                "INSERT INTO {s}.subscriptions AS s
+                    (group_name, name, transaction_id, global_position, pending, start_snapshot,
+                     message_types, category, stream)
                  SELECT $1, $2, coalesce(last.transaction_id, 0), coalesce(last.global_position, 0),
                      coalesce((
                          SELECT jsonb_agg(jsonb_build_object(
                              'transaction_id', id::text::bigint, 'after', 0) ORDER BY id)
                          FROM pg_snapshot_xip(pg_current_snapshot()) AS id
                          WHERE id::text::bigint < last.transaction_id), '[]'),
-                     pg_current_snapshot()
+                     pg_current_snapshot(), $4, $5, $6
                  FROM (SELECT) AS now
                  LEFT JOIN LATERAL (
                      SELECT transaction_id, global_position FROM {s}.messages
                      ORDER BY transaction_id DESC, global_position DESC LIMIT 1) AS last ON true
                  WHERE $3
                  UNION ALL
-                 SELECT $1, $2, 0, 0, '[]', NULL WHERE NOT $3
-                 ON CONFLICT DO NOTHING"
+                 SELECT $1, $2, 0, 0, '[]', NULL, $4, $5, $6 WHERE NOT $3
+                 ON CONFLICT (group_name, name) DO UPDATE
+                 SET message_types = EXCLUDED.message_types, category = EXCLUDED.category,
+                     stream = EXCLUDED.stream"
             ),
             try_lead: format!(
                 "SELECT pg_try_advisory_lock(hashtextextended('beckett global {} ' || $1, 0))",
                 schema.as_str()
             ),
-            cursors: format!(
-                "SELECT name, transaction_id, global_position, pending FROM {s}.subscriptions
-                 WHERE group_name = $1"
+            undeclared: format!(
+                "SELECT s.name, (
+                     SELECT count(*) FROM {s}.checkpoints AS c
+                     WHERE c.group_name = s.group_name AND c.subscription = s.name
+                         AND c.stream_version > c.stream_position AND c.status <> 'failed')
+                 FROM {s}.subscriptions AS s
+                 WHERE s.group_name = $1 AND s.name <> ALL($2)
+                 ORDER BY s.name"
+            ),
+            remove: format!(
+                "WITH removed AS (
+                    DELETE FROM {s}.subscriptions WHERE group_name = $1 AND name = $2
+                    RETURNING name
+                ), checkpoints AS (
+                    DELETE FROM {s}.checkpoints
+                    WHERE group_name = $1 AND subscription = (SELECT name FROM removed)
+                    RETURNING 1
+                )
+                SELECT (SELECT count(*) FROM checkpoints) FROM removed"
+            ),
+            registered: format!(
+                "SELECT name, transaction_id, global_position, pending, message_types, category,
+                     stream
+                 FROM {s}.subscriptions WHERE group_name = $1"
             ),
             // An existing checkpoint keeps its holder: only a created one
             // is reserved under the token offered. Every process is told

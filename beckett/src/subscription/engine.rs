@@ -5,7 +5,8 @@ use super::held::{self, Held};
 use super::registry::{recurring_jobs, SubscriptionDescriptor};
 use super::supervisor::Supervisor;
 use super::wakeup::Wakeups;
-use super::{checkpoint, global, queue};
+use super::Selection;
+use super::{checkpoint, global, queue, registered};
 use crate::config::Config;
 use crate::error::Result;
 use crate::store::checkpoints::Checkpoints;
@@ -46,9 +47,14 @@ pub(crate) async fn run(
     let checkpoints = Checkpoints::new(store.pool().clone(), &config.schema);
     for subscription in groups.values().flatten() {
         let from_end = subscription.start == super::Start::End;
+        let selection = Selection::of(subscription);
         checkpoints
-            .register(subscription.group, subscription.name, from_end)
+            .register(subscription.group, subscription.name, from_end, &selection)
             .await?;
+    }
+    for (group, subscriptions) in &groups {
+        let declared: Vec<&str> = subscriptions.iter().map(|s| s.name).collect();
+        registered::report_undeclared(&checkpoints, group, &declared).await?;
     }
     let jobs_table = RecurringJobs::new(store.pool().clone(), &config.schema);
     let mut firings = Vec::new();

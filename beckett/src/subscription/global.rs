@@ -7,12 +7,13 @@ use super::engine::Engine;
 use super::queue::{Queue, Slots};
 use super::registry::SubscriptionDescriptor;
 use super::wakeup::wait;
+use super::Selection;
 use crate::error::Result;
-use crate::store::checkpoints::{Raise, Reservation, Reserved};
+use crate::store::checkpoints::{Raise, Registered, Reservation, Reserved};
 use crate::store::{GlobalCursor, RawMessage};
 use sqlx::PgConnection;
 use std::collections::{BTreeMap, HashSet};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 /// Leads the group whenever no other process does, until shutdown. Errors
@@ -57,13 +58,16 @@ async fn lead(
         }
     }
     tracing::info!(group, "leading the group's global consumer");
-    // Only the leader moves the cursors, so it reads them once and then
-    // keeps them.
-    let mut cohorts = Cohort::of(
-        engine.checkpoints.cursors(&mut conn, group).await?,
-        subscriptions,
-    );
+    let mut cohorts: Vec<Cohort> = Vec::new();
+    let mut refreshed: Option<Instant> = None;
     while !engine.shutdown.is_cancelled() {
+        // Other programs register subscriptions, and operators remove them,
+        // while this one leads.
+        if refreshed.is_none_or(|at| at.elapsed() >= engine.config.poll_interval) {
+            let registered = engine.checkpoints.registered(&mut conn, group).await?;
+            Cohort::follow(&mut cohorts, group, registered, subscriptions);
+            refreshed = Some(Instant::now());
+        }
         // The subscriptions furthest ahead read first: a batch for one
         // catching up comes after theirs.
         cohorts.sort_by_key(|c| std::cmp::Reverse(c.cursor.frontier));
@@ -86,39 +90,80 @@ async fn lead(
     Ok(())
 }
 
+/// A subscription the leader routes for: every one registered in the
+/// group, declared by this program or by another version of it.
+struct Route {
+    name: String,
+    selection: Selection,
+    /// Whether this process runs it, so it may take its new checkpoints.
+    here: bool,
+}
+
 /// Subscriptions of the group that stand at one place in the global order
 /// and read it together. A subscription behind the others (new, or from
 /// the start) reads in a cohort of its own, so the others keep their pace
 /// while it catches up, and joins them once it has.
 struct Cohort {
-    subscriptions: Vec<&'static SubscriptionDescriptor>,
+    routes: Vec<Route>,
     cursor: GlobalCursor,
     /// Whether its last read reached the end of the global order.
     caught_up: bool,
 }
 
 impl Cohort {
-    /// The cohorts of the subscriptions this process runs, from the
-    /// group's cursors.
-    fn of(
-        cursors: Vec<(String, GlobalCursor)>,
-        subscriptions: &[&'static SubscriptionDescriptor],
-    ) -> Vec<Self> {
-        let mut cohorts: Vec<Self> = Vec::new();
-        for (name, cursor) in cursors {
-            let Some(subscription) = subscriptions.iter().find(|s| s.name == name) else {
+    /// Follows the subscriptions registered in the group: new ones join
+    /// the cohort at their cursor, or start one; removed ones leave; what
+    /// each selects is as registered last. Only the leader moves cursors,
+    /// so the cursors of those already followed stay as kept.
+    fn follow(
+        cohorts: &mut Vec<Self>,
+        group: &str,
+        registered: Vec<Registered>,
+        declared: &[&'static SubscriptionDescriptor],
+    ) {
+        for cohort in cohorts.iter_mut() {
+            cohort
+                .routes
+                .retain(|route| registered.iter().any(|r| r.name == route.name));
+        }
+        cohorts.retain(|cohort| !cohort.routes.is_empty());
+        for Registered {
+            name,
+            cursor,
+            selection,
+        } in registered
+        {
+            let followed = cohorts
+                .iter_mut()
+                .flat_map(|c| c.routes.iter_mut())
+                .find(|route| route.name == name);
+            if let Some(route) = followed {
+                route.selection = selection;
                 continue;
+            }
+            let here = declared.iter().any(|s| s.name == name);
+            if !here {
+                tracing::info!(
+                    group,
+                    subscription = name,
+                    "routing messages for a subscription this program does not declare: \
+                     another version of it runs the subscription"
+                );
+            }
+            let route = Route {
+                name,
+                selection,
+                here,
             };
             match cohorts.iter_mut().find(|c| c.cursor == cursor) {
-                Some(cohort) => cohort.subscriptions.push(subscription),
+                Some(cohort) => cohort.routes.push(route),
                 None => cohorts.push(Self {
-                    subscriptions: vec![subscription],
+                    routes: vec![route],
                     cursor,
                     caught_up: false,
                 }),
             }
         }
-        cohorts
     }
 
     /// Makes the cohorts that reached the end of the global order one, at
@@ -130,7 +175,7 @@ impl Cohort {
         if let Some(mut merged) = caught_up.pop() {
             for cohort in caught_up {
                 merged.cursor = merged.cursor.meet(&cohort.cursor);
-                merged.subscriptions.extend(cohort.subscriptions);
+                merged.routes.extend(cohort.routes);
             }
             cohorts.push(merged);
         }
@@ -158,11 +203,14 @@ async fn consume(
         cohort.cursor = next;
         return Ok(0);
     }
-    let mut lagging = lagging(&batch, &cohort.subscriptions);
-    let fresh = lagging.values().filter(|l| l.fresh().is_some()).count();
+    let mut lagging = lagging(&batch, &cohort.routes);
+    let fresh = lagging
+        .values()
+        .filter(|l| l.route.here && l.fresh().is_some())
+        .count();
     let mut room = queue.free(fresh);
     for lag in lagging.values_mut() {
-        if lag.fresh().is_some() {
+        if lag.route.here && lag.fresh().is_some() {
             if let Some(slot) = room.as_mut().and_then(Slots::take_one) {
                 lag.take = Some((Uuid::now_v7(), slot));
             }
@@ -171,16 +219,16 @@ async fn consume(
     let raises: Vec<Raise> = lagging
         .values()
         .map(|l| Raise {
-            subscription: l.subscription.name,
+            subscription: &l.route.name,
             stream: l.stream,
             version: l.version,
             take: l.take.as_ref().map(|(token, _)| *token),
         })
         .collect();
     let cursors: Vec<(&str, &GlobalCursor)> = cohort
-        .subscriptions
+        .routes
         .iter()
-        .map(|s| (s.name, &next))
+        .map(|r| (r.name.as_str(), &next))
         .collect();
     let recorded = engine
         .checkpoints
@@ -217,7 +265,7 @@ async fn consume(
 /// position of a message the subscription selects, and the batch's
 /// messages of the stream after the subscription's cursor.
 struct Lagging<'a> {
-    subscription: &'static SubscriptionDescriptor,
+    route: &'a Route,
     stream: &'a str,
     version: i64,
     messages: Vec<&'a RawMessage>,
@@ -243,23 +291,26 @@ impl Lagging<'_> {
 /// a message the subscription selects; their messages in stream order.
 fn lagging<'a>(
     batch: &'a [RawMessage],
-    subscriptions: &[&'static SubscriptionDescriptor],
-) -> BTreeMap<(&'static str, &'a str), Lagging<'a>> {
+    routes: &'a [Route],
+) -> BTreeMap<(&'a str, &'a str), Lagging<'a>> {
     let mut lagging: BTreeMap<(&str, &str), Lagging> = BTreeMap::new();
-    for subscription in subscriptions {
+    for route in routes {
         for raw in batch {
             let message = &raw.envelope;
             let lag = lagging
-                .entry((subscription.name, &message.stream))
+                .entry((&route.name, &message.stream))
                 .or_insert_with(|| Lagging {
-                    subscription,
+                    route,
                     stream: &message.stream,
                     version: 0,
                     messages: Vec::new(),
                     take: None,
                 });
             lag.messages.push(raw);
-            if subscription.selects(&message.message_type, &message.stream) {
+            if route
+                .selection
+                .selects(&message.message_type, &message.stream)
+            {
                 lag.version = lag.version.max(message.position);
             }
         }
@@ -294,7 +345,7 @@ fn hand_over(
             .collect();
         engine.held.taken([token]);
         let reservation = Reservation {
-            subscription: lag.subscription.name.to_owned(),
+            subscription: lag.route.name.clone(),
             stream: lag.stream.to_owned(),
             position: 0,
             attempts: 0,
@@ -313,10 +364,17 @@ mod tests {
     use super::*;
     use crate::subscription::registry::test_subscription;
 
-    static JOBS: SubscriptionDescriptor = SubscriptionDescriptor {
-        messages: &["Job"],
-        ..test_subscription("Jobs", "run", "here")
-    };
+    fn jobs() -> Route {
+        let descriptor = SubscriptionDescriptor {
+            messages: &["Job"],
+            ..test_subscription("Jobs", "run", "here")
+        };
+        Route {
+            name: "run".to_owned(),
+            selection: Selection::of(&descriptor),
+            here: true,
+        }
+    }
 
     /// A message read from the global order, written by transaction `xid`.
     fn message(stream: &str, position: i64, message_type: &str, xid: i64) -> RawMessage {
@@ -337,14 +395,15 @@ mod tests {
     }
 
     /// Per stream: its version, and the positions a handover would carry.
-    fn handed(batch: &[RawMessage]) -> Vec<(&str, i64, Option<Vec<i64>>)> {
-        lagging(batch, &[&JOBS])
+    fn handed(batch: &[RawMessage]) -> Vec<(String, i64, Option<Vec<i64>>)> {
+        let routes = [jobs()];
+        lagging(batch, &routes)
             .values()
             .map(|l| {
                 let run = l
                     .fresh()
                     .map(|run| run.map(|m| m.envelope.position).collect());
-                (l.stream, l.version, run)
+                (l.stream.to_owned(), l.version, run)
             })
             .collect()
     }
@@ -358,13 +417,13 @@ mod tests {
             message("A", 1, "Job", 11),
             message("A", 4, "Job", 12),
         ];
-        assert_eq!(handed(&batch), [("A", 4, Some(vec![1, 2]))]);
+        assert_eq!(handed(&batch), [("A".to_owned(), 4, Some(vec![1, 2]))]);
     }
 
     #[test]
     fn a_stream_read_from_its_middle_is_not_handed_over() {
         let batch = [message("B", 2, "Job", 10), message("B", 3, "Job", 11)];
-        assert_eq!(handed(&batch), [("B", 3, None)]);
+        assert_eq!(handed(&batch), [("B".to_owned(), 3, None)]);
     }
 
     #[test]
@@ -374,6 +433,6 @@ mod tests {
             message("C", 2, "Job", 11),
             message("D", 1, "Other", 12),
         ];
-        assert_eq!(handed(&batch), [("C", 2, Some(vec![1, 2]))]);
+        assert_eq!(handed(&batch), [("C".to_owned(), 2, Some(vec![1, 2]))]);
     }
 }
