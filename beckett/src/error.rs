@@ -123,6 +123,24 @@ pub enum Error {
     #[error("{0}")]
     Registry(String),
 
+    /// The store holds transaction ids this database has not reached: it
+    /// was restored from a dump of another cluster, whose ids ran higher.
+    /// Messages appended now would sort before those already read, and
+    /// never be delivered; nothing is read until the ids are moved on.
+    #[error(
+        "the message store holds transaction id {stored}, but this database has not yet \
+         reached {next}: it was restored from a dump of another cluster, whose transaction ids \
+         ran higher, and messages appended now would sort before those already read and never \
+         be delivered. Move this cluster's transaction ids past {stored} before appending: see \
+         \"Restoring a dump into another cluster\" in beckett's README"
+    )]
+    TransactionIdsBehind {
+        /// The highest transaction id found in the store or a cursor.
+        stored: i64,
+        /// The first transaction id this database has not completed.
+        next: i64,
+    },
+
     /// A task of the running engine panicked; the process shut down.
     #[error("beckett's {task} panicked, and the process shut down: {message}")]
     TaskPanicked {

@@ -538,3 +538,41 @@ async fn a_subscription_removed_from_the_code_is_reported_and_removed(pool: PgPo
     stop.cancel();
     running.await.unwrap().unwrap();
 }
+
+/// A dump restored into another cluster carries transaction ids the new
+/// cluster has not reached: reading says so, and a process stops with the
+/// error instead of delivering nothing without a word.
+#[sqlx::test(migrations = false)]
+async fn a_store_restored_into_another_cluster_stops_with_what_to_do(pool: PgPool) {
+    let store = store(pool.clone()).await;
+    store
+        .append("Flow-1", ExpectedVersion::Any, vec![counted(1)])
+        .await
+        .unwrap();
+    // As a restore leaves them: ids taken far ahead of this cluster's.
+    sqlx::query("UPDATE beckett.messages SET transaction_id = transaction_id + 1000000000000")
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    let error = store
+        .read_global(&beckett::GlobalCursor::START, 10)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, beckett::Error::TransactionIdsBehind { .. }),
+        "{error}"
+    );
+    let (_stop, running) = start(&pool, "Flow", |b| b).await;
+    let stopped = tokio::time::timeout(Duration::from_secs(20), running)
+        .await
+        .expect("the process stops by itself")
+        .unwrap()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        stopped.contains("restored from a dump of another cluster")
+            && stopped.contains("Restoring a dump into another cluster"),
+        "{stopped}"
+    );
+}

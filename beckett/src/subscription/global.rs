@@ -8,7 +8,7 @@ use super::queue::{Queue, Slots};
 use super::registry::SubscriptionDescriptor;
 use super::wakeup::wait;
 use super::Selection;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::store::checkpoints::{Raise, Registered, Reservation, Reserved};
 use crate::store::{GlobalCursor, RawMessage};
 use sqlx::PgConnection;
@@ -29,6 +29,10 @@ pub(crate) async fn run(
     while !engine.shutdown.is_cancelled() {
         match lead(engine, group, subscriptions, queue).await {
             Ok(()) => return,
+            Err(error @ Error::TransactionIdsBehind { .. }) => {
+                engine.supervisor.fail(error);
+                return;
+            }
             Err(error) => {
                 tracing::warn!(group, %error, "global consumer stopped; retrying");
                 tokio::select! {

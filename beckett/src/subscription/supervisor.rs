@@ -34,11 +34,17 @@ impl Supervisor {
     /// down.
     pub fn panicked(&self, task: &'static str, panic: &(dyn std::any::Any + Send)) {
         let message = panic_message(panic).to_owned();
-        tracing::error!(task, message, "an engine task panicked; shutting down");
+        self.fail(Error::TaskPanicked { task, message });
+    }
+
+    /// Records an error no task can get past, and shuts the process down;
+    /// the process ends with the first such error.
+    pub fn fail(&self, error: Error) {
+        tracing::error!(%error, "shutting down");
         self.fault
             .lock()
             .expect("never poisoned")
-            .get_or_insert(Error::TaskPanicked { task, message });
+            .get_or_insert(error);
         self.shutdown.cancel();
     }
 

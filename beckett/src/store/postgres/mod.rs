@@ -339,13 +339,30 @@ impl PostgresStore {
             .bind(limit_to_sql(limit))
             .fetch_all(&self.pool)
             .await?;
-        let mut running = Vec::new();
+        let (mut running, mut horizon) = (Vec::new(), i64::MAX);
         let mut messages = Vec::with_capacity(rows.len());
         for row in &rows {
             match row.try_get::<Option<Vec<i64>>, _>("running")? {
-                Some(ids) => running = ids,
+                Some(ids) => {
+                    running = ids;
+                    horizon = row.try_get("horizon")?;
+                }
                 None => messages.push(raw_message(row)?),
             }
+        }
+        // Every transaction id stored or kept was taken before the snapshot
+        // was: one past it comes from a cluster whose ids ran higher.
+        let newest = messages
+            .iter()
+            .map(|m| m.envelope.transaction_id)
+            .chain([after.frontier.transaction_id])
+            .max()
+            .unwrap_or_default();
+        if newest >= horizon {
+            return Err(Error::TransactionIdsBehind {
+                stored: newest,
+                next: horizon,
+            });
         }
         let place = |m: &RawMessage| Place {
             transaction_id: m.envelope.transaction_id,
@@ -570,10 +587,11 @@ impl Statements {
                     SELECT * FROM late UNION ALL SELECT * FROM new
                     ORDER BY transaction_id, global_position LIMIT $5
                 )
-                SELECT {columns}, NULL::bigint[] AS running FROM read
+                SELECT {columns}, NULL::bigint[] AS running, NULL::bigint AS horizon FROM read
                 UNION ALL
                 SELECT {NO_MESSAGE}, ARRAY(
-                    SELECT id::text::bigint FROM pg_snapshot_xip(pg_current_snapshot()) AS id)"
+                        SELECT id::text::bigint FROM pg_snapshot_xip(pg_current_snapshot()) AS id),
+                    pg_snapshot_xmax(pg_current_snapshot())::text::bigint"
             ),
         }
     }
