@@ -403,16 +403,16 @@ async fn the_pool_fits_the_handlers_in_flight(options: PgPoolOptions, connect: P
         .unwrap();
     let signal = stop.clone();
     let running = tokio::spawn(async move { beckett.run_until(signal.cancelled_owned()).await });
+    // In one transaction, so the leader hands all twelve over at once.
+    let mut tx = pool.begin().await.unwrap();
     for n in 0..12 {
+        let stream = format!("Crowd-{n}");
         store
-            .append(
-                &format!("Crowd-{n}"),
-                ExpectedVersion::Any,
-                vec![counted(n)],
-            )
+            .append_in(&mut tx, &stream, ExpectedVersion::Any, vec![counted(n)])
             .await
             .unwrap();
     }
+    tx.commit().await.unwrap();
     eventually("twelve handlers are inside at once and finish", || async {
         sqlx::query_scalar::<_, i64>("SELECT count(*) FROM handled")
             .fetch_one(&pool)

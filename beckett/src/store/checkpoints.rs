@@ -35,6 +35,9 @@ pub(crate) struct Reservation {
 pub(crate) struct Reserved {
     pub reservation: Reservation,
     pub messages: Vec<RawMessage>,
+    /// The most messages that read could bring: fewer, and the stream
+    /// had no more then.
+    pub read: usize,
 }
 
 /// A subscription as registered: where it has read the global order to,
@@ -301,6 +304,7 @@ impl Checkpoints {
                 reserved.push(Reserved {
                     reservation: Reservation::from_row(row)?,
                     messages: Vec::new(),
+                    read,
                 });
             }
             let last = reserved.last_mut().expect("pushed above");

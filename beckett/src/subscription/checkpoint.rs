@@ -20,6 +20,9 @@ use tokio::sync::Mutex;
 use tokio::task::JoinSet;
 use tokio::time::{sleep_until, Instant};
 
+/// The most messages read with one batch of reservations.
+const MOST_READ_AT_ONCE: usize = 10_000;
+
 /// Reserves and handles the group's lagging checkpoints, and those the
 /// global consumer hands over, until shutdown; then lets in-flight handlers
 /// finish within the grace period, moves on the checkpoints they finished,
@@ -73,13 +76,16 @@ pub(crate) async fn run(
             room = queue.room(), if idle_until.is_none() => room,
         };
         let limit = room.len();
+        // Streams reserved together share one bound on the messages read
+        // with them; a stream with more reads on as it is handled.
+        let read = (MOST_READ_AT_ONCE / limit.max(1)).clamp(1, engine.config.batch_size);
         let reserved = engine
             .checkpoints
             .reserve(
                 group,
                 &names,
                 limit,
-                engine.config.batch_size,
+                read,
                 engine.config.reservation_timeout,
             )
             .await;
@@ -178,11 +184,12 @@ impl Stream {
         let Reserved {
             reservation,
             messages,
+            read,
         } = reserved;
         let token = reservation.token;
         let ended = {
             let _permit = self.engine.permits.acquire().await.expect("never closed");
-            self.handle_stream(&reservation, messages).await
+            self.handle_stream(&reservation, messages, read).await
         };
         // After an error (most likely the database going away) the stream
         // pauses a moment, so a dead connection does not spin through
@@ -220,10 +227,13 @@ impl Stream {
         self.engine.held.let_go([&token]);
     }
 
+    /// Handles the stream from `first`, read `read` at most, then from
+    /// further reads.
     async fn handle_stream(
         &self,
         reservation: &Reservation,
         first: Vec<RawMessage>,
+        mut read: usize,
     ) -> Result<Ended> {
         let (engine, subscription) = (&*self.engine, self.subscription);
         let config = &engine.config;
@@ -234,7 +244,7 @@ impl Stream {
             if batch.is_empty() {
                 return Ok(Ended::Held);
             }
-            let caught_up = batch.len() < config.batch_size;
+            let caught_up = batch.len() < read;
             let mut handled = position;
             for message in batch {
                 if engine.shutdown.is_cancelled() {
@@ -290,9 +300,10 @@ impl Stream {
                 return Ok(Ended::LetGo);
             }
             position = handled;
+            read = config.batch_size;
             batch = engine
                 .store
-                .read_stream_raw(&reservation.stream, position + 1, config.batch_size)
+                .read_stream_raw(&reservation.stream, position + 1, read)
                 .await?;
         }
     }

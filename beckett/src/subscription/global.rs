@@ -197,9 +197,25 @@ async fn consume(
     cohort: &mut Cohort,
     queue: &Queue,
 ) -> Result<usize> {
+    // Bodies are read only for the messages this process may be handed.
+    let here: Vec<&Selection> = cohort
+        .routes
+        .iter()
+        .filter(|r| r.here)
+        .map(|r| &r.selection)
+        .collect();
+    let bodies: Option<Vec<&str>> = (!here.iter().any(|s| s.types.is_empty())).then(|| {
+        here.iter()
+            .flat_map(|s| s.types.iter().map(String::as_str))
+            .collect()
+    });
     let (batch, next) = engine
         .store
-        .read_feed(&cohort.cursor, engine.config.global_batch_size)
+        .read_feed(
+            &cohort.cursor,
+            engine.config.global_batch_size,
+            bodies.as_deref(),
+        )
         .await?;
     if batch.is_empty() {
         // Only transactions owed may have ended without writing: nothing
@@ -358,6 +374,7 @@ fn hand_over(
         let reserved = Reserved {
             reservation,
             messages,
+            read: engine.config.batch_size,
         };
         queue.hand(reserved, slot);
     }

@@ -18,8 +18,10 @@ use sqlx::PgPool;
 /// # async fn demo(pool: sqlx::PgPool) -> beckett::Result<()> {
 /// use beckett::subscription::Subscriptions;
 ///
-/// let removed = Subscriptions::new(pool).remove("Billing", "send_fax").await?;
-/// println!("removed with {removed} checkpoints");
+/// let subscriptions = Subscriptions::new(pool);
+/// if let Some(checkpoints) = subscriptions.remove("Billing", "send_fax").await? {
+///     println!("removed with {checkpoints} checkpoints");
+/// }
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone)]

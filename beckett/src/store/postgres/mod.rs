@@ -325,10 +325,14 @@ impl PostgresStore {
     /// Reads the global order like [`MessageStorage::read_global`],
     /// leaving each message's metadata to be decoded by its reader: one
     /// whose metadata has another shape holds no reader back.
+    ///
+    /// Only messages of the `bodies` types (all, if `None`) come with their
+    /// data and metadata; the others carry what the reader routes on.
     pub(crate) async fn read_feed(
         &self,
         after: &GlobalCursor,
         limit: usize,
+        bodies: Option<&[&str]>,
     ) -> Result<(Vec<RawMessage>, GlobalCursor)> {
         let (owed, owed_after) = after.owed();
         let rows = sqlx::query(&self.sql.read_global)
@@ -337,6 +341,7 @@ impl PostgresStore {
             .bind(owed)
             .bind(owed_after)
             .bind(limit_to_sql(limit))
+            .bind(bodies)
             .fetch_all(&self.pool)
             .await?;
         let (mut running, mut horizon) = (Vec::new(), i64::MAX);
@@ -407,7 +412,7 @@ impl MessageStorage for PostgresStore {
     }
 
     async fn read_global(&self, after: &GlobalCursor, limit: usize) -> Result<GlobalRead> {
-        let (read, cursor) = self.read_feed(after, limit).await?;
+        let (read, cursor) = self.read_feed(after, limit, None).await?;
         Ok(GlobalRead {
             messages: read
                 .into_iter()
@@ -489,6 +494,7 @@ const NO_MESSAGE: &str = "NULL::bigint, NULL::uuid, NULL::text, NULL::bigint, NU
     NULL::jsonb, NULL::jsonb, NULL::timestamptz, NULL::bigint";
 
 /// Maps a row of the read statements to a message, its metadata as stored.
+/// A message read without its body has null data and metadata.
 pub(crate) fn raw_message(row: &PgRow) -> Result<RawMessage> {
     Ok(RawMessage {
         envelope: Envelope {
@@ -498,11 +504,13 @@ pub(crate) fn raw_message(row: &PgRow) -> Result<RawMessage> {
             global_position: row.try_get("global_position")?,
             transaction_id: row.try_get("transaction_id")?,
             message_type: row.try_get("type")?,
-            data: row.try_get("data")?,
+            data: row.try_get::<Option<Value>, _>("data")?.unwrap_or_default(),
             metadata: Metadata::default(),
             timestamp: row.try_get("timestamp")?,
         },
-        metadata: row.try_get("metadata")?,
+        metadata: row
+            .try_get::<Option<Value>, _>("metadata")?
+            .unwrap_or_default(),
     })
 }
 
@@ -587,7 +595,11 @@ impl Statements {
                     SELECT * FROM late UNION ALL SELECT * FROM new
                     ORDER BY transaction_id, global_position LIMIT $5
                 )
-                SELECT {columns}, NULL::bigint[] AS running, NULL::bigint AS horizon FROM read
+                SELECT global_position, id, stream_name, stream_position, type,
+                    CASE WHEN $6::text[] IS NULL OR type = ANY($6) THEN data END AS data,
+                    CASE WHEN $6::text[] IS NULL OR type = ANY($6) THEN metadata END AS metadata,
+                    timestamp, transaction_id, NULL::bigint[] AS running, NULL::bigint AS horizon
+                FROM read
                 UNION ALL
                 SELECT {NO_MESSAGE}, ARRAY(
                         SELECT id::text::bigint FROM pg_snapshot_xip(pg_current_snapshot()) AS id),
