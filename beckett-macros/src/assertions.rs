@@ -27,3 +27,11 @@ pub fn message_name<T: ToTokens + Spanned>(ty: &T) -> TokenStream {
         <#ty as ::beckett::__private::Message>::NAME
     }
 }
+
+/// `<ty as Message>::ALIASES`, spanned at `ty` like [`message_name`], so
+/// a type that is not a message still gets one error.
+pub fn message_aliases<T: ToTokens + Spanned>(ty: &T) -> TokenStream {
+    quote_spanned! {ty.span()=>
+        <#ty as ::beckett::__private::Message>::ALIASES
+    }
+}

@@ -27,10 +27,27 @@ use proc_macro::TokenStream;
 
 /// Derives `beckett::Message`, giving a type a stable wire name.
 ///
-/// The name defaults to the type's identifier; `#[message(name = "...")]`
-/// sets it, so renaming the Rust type does not break stored messages. Each
-/// type is also registered, so that `beckett::run()` refuses to start when
-/// two types share one wire name.
+/// ```ignore
+/// #[derive(beckett::Message, serde::Serialize, serde::Deserialize)]
+/// #[message(name = "order_placed", aliases("OrderPlaced", "PlacedOrder"))]
+/// struct OrderPlaced {
+///     order_id: u64,
+/// }
+/// ```
+///
+/// # Options
+///
+/// - `name = "..."`: the wire name stored with each message; defaults to
+///   the type's identifier. Set it so renaming the Rust type does not break
+///   stored messages.
+/// - `aliases("...", ...)`: former wire names. Messages stored under one
+///   decode to this type and are handed to the subscriptions that list it;
+///   new messages are stored under the name. Add the old name here when a
+///   type was renamed without `name`. An alias cannot be the type's name,
+///   nor be listed twice.
+///
+/// Each type is also registered, so that `beckett::run()` refuses to start
+/// when two types share one wire name, as their names or aliases.
 ///
 /// See the documentation of the `beckett::Message` trait for examples.
 #[proc_macro_derive(Message, attributes(message))]
@@ -59,10 +76,10 @@ pub fn derive_message(input: TokenStream) -> TokenStream {
 /// }
 /// ```
 ///
-/// A stored message is decoded into the variant whose type's wire name it
-/// carries. Every wrapped type must implement `beckett::Message`; a
-/// subscription taking the set checks at compile time that the set wraps
-/// exactly the types it lists.
+/// A stored message is decoded into the variant whose type's wire name, or
+/// one of its aliases, it carries. Every wrapped type must implement
+/// `beckett::Message`; a subscription taking the set checks at compile time
+/// that the set wraps exactly the types it lists.
 #[proc_macro_derive(MessageSet)]
 pub fn derive_message_set(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
@@ -88,9 +105,11 @@ pub fn derive_message_set(input: TokenStream) -> TokenStream {
 /// - `category = "Order"`: only messages of streams in this category.
 ///   At least one of `messages` and `category` is required.
 /// - `start = "beginning" | "end"`: where it starts reading when new;
-///   `"beginning"` by default.
-/// - `max_retries = N`: retries before a stream is failed, overriding the
-///   configured default.
+///   `"beginning"` by default. From the end, it handles the messages
+///   appended after it first runs, in new streams and in old ones alike.
+/// - `max_retries = N`: retries after the first attempt before a stream is
+///   failed (`max_retries = 2` tries a message up to three times),
+///   overriding the configured default.
 /// - `timeout = "30s"`: how long one call may take (`ms`, `s`, `m`, `h`).
 /// - `transactional`: the handler's writes through the context share one
 ///   transaction with the subscription's checkpoint.
@@ -183,8 +202,8 @@ pub fn subscription(args: TokenStream, item: TokenStream) -> TokenStream {
 ///   function's name. It cannot contain `.`: with the job's stream named
 ///   `Recurring-{group}.{name}`, group `A.b` with name `c` and group `A`
 ///   with name `b.c` would share one. The group may contain dots.
-/// - `max_retries = N`: retries of one occurrence before the job is
-///   failed, overriding the configured default.
+/// - `max_retries = N`: retries of one occurrence after its first run
+///   before the job is failed, overriding the configured default.
 /// - `timeout = "30s"`: how long one run may take (`ms`, `s`, `m`, `h`).
 ///
 /// # The job

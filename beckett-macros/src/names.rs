@@ -2,6 +2,15 @@
 //! groups, subscription names and categories.
 
 use crate::errors::Errors;
+use syn::ext::IdentExt;
+
+/// The name to register: the one given, else the item's identifier
+/// without `r#`, spanned at it.
+pub fn given_or_ident(given: Option<&syn::LitStr>, ident: &syn::Ident) -> syn::LitStr {
+    given
+        .cloned()
+        .unwrap_or_else(|| syn::LitStr::new(&ident.unraw().to_string(), ident.span()))
+}
 
 /// Reports `lit` unless it is a usable name: non-empty, without surrounding
 /// whitespace or control characters. `what` names it in the message

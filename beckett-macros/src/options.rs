@@ -60,10 +60,25 @@ impl<'e> OptionParser<'e> {
         meta: &ParseNestedMeta<'_>,
     ) -> syn::Result<Option<syn::LitStr>> {
         let usage = format!("a string literal: `{option} = \"...\"`");
-        self.literal(meta, &usage, |lit| match lit {
-            syn::Lit::Str(lit) => Some(lit),
-            _ => None,
-        })
+        self.literal(meta, &usage, string_literal)
+    }
+
+    /// The string literals of `option("...", ...)`; each item that is not
+    /// one is reported and left out.
+    pub fn strings(
+        &mut self,
+        option: Symbol,
+        meta: &ParseNestedMeta<'_>,
+    ) -> syn::Result<Option<Vec<syn::LitStr>>> {
+        let usage = format!("a string literal: `{option}(\"...\", \"...\")`");
+        let Some(items) = self.list::<syn::Expr>(option, meta)? else {
+            return Ok(None);
+        };
+        let strings = items
+            .into_iter()
+            .filter_map(|item| self.picked(item, &usage, string_literal))
+            .collect();
+        Ok(Some(strings))
     }
 
     /// The integer literal of `option = N`.
@@ -143,13 +158,24 @@ impl<'e> OptionParser<'e> {
         let Some(value) = self.assigned(meta, usage)? else {
             return Ok(None);
         };
+        Ok(self.picked(value, usage, pick))
+    }
+
+    /// `value` as the literal `pick` accepts, or `None` after reporting
+    /// that `usage` was expected.
+    fn picked<T>(
+        &mut self,
+        value: syn::Expr,
+        usage: &str,
+        pick: impl FnOnce(syn::Lit) -> Option<T>,
+    ) -> Option<T> {
         if let syn::Expr::Lit(syn::ExprLit { lit, .. }) = &value {
             if let Some(picked) = pick(lit.clone()) {
-                return Ok(Some(picked));
+                return Some(picked);
             }
         }
         self.report(value, format!("expected {usage}"));
-        Ok(None)
+        None
     }
 
     /// The expression after `=`, or `None` after reporting that `usage` was
@@ -172,6 +198,14 @@ impl<'e> OptionParser<'e> {
     fn report(&mut self, tokens: impl ToTokens, message: impl Display) {
         self.clean = false;
         self.errors.spanned(tokens, message);
+    }
+}
+
+/// A string literal, for [`OptionParser::picked`].
+fn string_literal(lit: syn::Lit) -> Option<syn::LitStr> {
+    match lit {
+        syn::Lit::Str(lit) => Some(lit),
+        _ => None,
     }
 }
 

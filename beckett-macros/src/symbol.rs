@@ -38,8 +38,11 @@ pub const MESSAGE: Symbol = Symbol("message");
 /// `name`: a message's wire name, or a subscription's name in its group.
 pub const NAME: Symbol = Symbol("name");
 
+/// `aliases("...", ...)`: a message's former wire names.
+pub const ALIASES: Symbol = Symbol("aliases");
+
 /// The options of `#[message(...)]`.
-pub const MESSAGE_OPTIONS: &[Symbol] = &[NAME];
+pub const MESSAGE_OPTIONS: &[Symbol] = &[NAME, ALIASES];
 
 /// `group = "..."`: the group whose processes run a subscription.
 pub const GROUP: Symbol = Symbol("group");

@@ -27,9 +27,10 @@ pub use subscription::{BoxError, Context, MessageSet};
 /// changes without notice.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::message::Message;
+    pub use crate::message::{is_name_or_alias, Message};
     pub use crate::recurring::{superseded, Occurrence, RecurringDescriptor};
     pub use crate::store::Envelope;
+    pub use crate::subscription::registry::{wire_name_count, wire_names};
     pub use crate::subscription::{
         decode, same_names, unknown_type, BoxError, Context, HandlerFuture, MessageSet,
         MessageTypeDescriptor, Start, SubscriptionDescriptor,

@@ -15,6 +15,13 @@ use uuid::Uuid;
 /// `#[message(name = "...")]` so renaming the Rust type does not break stored
 /// messages. The data is the type's serde JSON.
 ///
+/// A type may also answer to former wire names, its aliases:
+/// `#[message(aliases("OldName", ...))]`. Messages stored under an alias
+/// decode to the type and are handed to the subscriptions that list it;
+/// new messages are stored under [`NAME`](Self::NAME). `beckett::run()`
+/// refuses to start when a name or alias of one type is a name or alias of
+/// another.
+///
 /// ```
 /// use beckett::Message;
 /// use serde::{Deserialize, Serialize};
@@ -23,11 +30,12 @@ use uuid::Uuid;
 /// struct OrderPlaced { order_id: u64 }
 ///
 /// #[derive(Message, Serialize, Deserialize)]
-/// #[message(name = "order_shipped")]
+/// #[message(name = "order_shipped", aliases("OrderShipped"))]
 /// struct OrderShipped { order_id: u64 }
 ///
 /// assert_eq!(OrderPlaced::NAME, "OrderPlaced");
 /// assert_eq!(OrderShipped::NAME, "order_shipped");
+/// assert_eq!(OrderShipped::ALIASES, ["OrderShipped"]);
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a Beckett message",
@@ -37,6 +45,31 @@ use uuid::Uuid;
 pub trait Message: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// The wire name stored as the message's type.
     const NAME: &'static str;
+
+    /// Former wire names: messages stored under them decode to this type
+    /// too, and subscriptions listing it receive them. None by default; the
+    /// derive sets them from `#[message(aliases(...))]`.
+    ///
+    /// ```
+    /// use beckett::Message;
+    ///
+    /// /// Was `PlacedOrder`, then `OrderPlaced`, before it got a stable name.
+    /// #[derive(Message, serde::Serialize, serde::Deserialize)]
+    /// #[message(name = "order_placed", aliases("OrderPlaced", "PlacedOrder"))]
+    /// struct OrderPlaced { order_id: u64 }
+    ///
+    /// assert_eq!(OrderPlaced::ALIASES, ["OrderPlaced", "PlacedOrder"]);
+    /// ```
+    const ALIASES: &'static [&'static str] = &[];
+}
+
+/// Whether a stored type name is a message type's wire name or one of its
+/// aliases: whether the message decodes to that type. Not generic, so that
+/// generated code passes `<T as Message>::NAME` and `::ALIASES` and a type
+/// that is not a message gets the same error as everywhere else.
+#[doc(hidden)]
+pub fn is_name_or_alias(message_type: &str, name: &str, aliases: &[&str]) -> bool {
+    message_type == name || aliases.contains(&message_type)
 }
 
 /// Metadata stored with every message: the ids that chain messages together,

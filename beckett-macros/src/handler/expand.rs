@@ -3,11 +3,11 @@
 //! the error of the user's function, and the `SubscriptionDescriptor` that
 //! registers it.
 
+use crate::assertions;
 use crate::handler::parse::Signature;
 use crate::symbol;
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned, ToTokens};
-use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 
 /// A name for a local of the generated code. Mixed-site names cannot clash
@@ -113,14 +113,6 @@ fn located_at(ident: &syn::Ident, ty: &syn::Type) -> syn::Ident {
     ident
 }
 
-/// The registered name: the one given, else the function's name without
-/// `r#`.
-pub fn name(given: Option<&syn::LitStr>, function: &syn::Ident) -> syn::LitStr {
-    given
-        .cloned()
-        .unwrap_or_else(|| syn::LitStr::new(&function.unraw().to_string(), function.span()))
-}
-
 /// The fields of a `SubscriptionDescriptor`, as written into the
 /// expansion.
 pub struct Descriptor<'a> {
@@ -128,7 +120,8 @@ pub struct Descriptor<'a> {
     pub group: &'a syn::LitStr,
     /// The name in the group, given or defaulted.
     pub name: syn::LitStr,
-    /// The wire names of the handled message types, as expressions.
+    /// The handled message types, as written, so that an error about one
+    /// points at it.
     pub messages: Vec<TokenStream>,
     /// The stream category it is limited to.
     pub category: Option<&'a syn::LitStr>,
@@ -160,6 +153,8 @@ impl ToTokens for Descriptor<'_> {
             transactional,
             handler,
         } = self;
+        let names = messages.iter().map(assertions::message_name);
+        let aliases = messages.iter().map(assertions::message_aliases);
         let category = optional(category.map(ToTokens::to_token_stream));
         let stream = optional(stream.as_ref().map(ToTokens::to_token_stream));
         let max_retries = optional(max_retries.map(|n| quote!(#n)));
@@ -170,7 +165,16 @@ impl ToTokens for Descriptor<'_> {
             ::beckett::__private::SubscriptionDescriptor {
                 group: #group,
                 name: #name,
-                messages: &[#(#messages),*],
+                // Every name and alias of the types, built at compile time;
+                // prefixed so as not to shadow a listed type.
+                messages: {
+                    const __BECKETT_TYPES: &[(&str, &[&str])] = &[#((#names, #aliases)),*];
+                    const __BECKETT_WIRE_NAMES: [
+                        &str;
+                        ::beckett::__private::wire_name_count(__BECKETT_TYPES)
+                    ] = ::beckett::__private::wire_names(__BECKETT_TYPES);
+                    &__BECKETT_WIRE_NAMES
+                },
                 category: #category,
                 stream: #stream,
                 start: #start,

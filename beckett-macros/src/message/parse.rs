@@ -8,6 +8,8 @@ use crate::symbol;
 pub struct MessageArgs {
     /// The wire name given with `#[message(name = "...")]`, if any.
     pub name: Option<syn::LitStr>,
+    /// The former wire names given with `#[message(aliases("...", ...))]`.
+    pub aliases: Vec<syn::LitStr>,
 }
 
 impl MessageArgs {
@@ -15,6 +17,7 @@ impl MessageArgs {
     /// mistake to `errors`.
     pub fn parse(input: &syn::DeriveInput, errors: &mut Errors) -> Self {
         let mut name = None;
+        let mut aliases = Vec::new();
         let mut options = OptionParser::new(symbol::MESSAGE_OPTIONS, errors);
         for attr in input
             .attrs
@@ -22,13 +25,17 @@ impl MessageArgs {
             .filter(|attr| *attr.path() == symbol::MESSAGE)
         {
             let syntax = attr.parse_nested_meta(|meta| {
-                if options.option(&meta)? == Some(symbol::NAME) {
-                    name = options.string(symbol::NAME, &meta)?;
+                match options.option(&meta)? {
+                    Some(symbol::NAME) => name = options.string(symbol::NAME, &meta)?,
+                    Some(symbol::ALIASES) => {
+                        aliases = options.strings(symbol::ALIASES, &meta)?.unwrap_or_default();
+                    }
+                    _ => {}
                 }
                 Ok(())
             });
             options.accept(syntax);
         }
-        Self { name }
+        Self { name, aliases }
     }
 }

@@ -6,6 +6,7 @@
 
 use super::parse::{JobSig, RecurringArgs};
 use crate::handler::expand;
+use crate::names;
 use proc_macro2::TokenStream;
 use quote::quote;
 
@@ -29,7 +30,7 @@ pub fn recurring(
     };
     let wrapper_ident = expand::wrapper_ident();
     let wrapper = wrapper(&wrapper_ident, sig);
-    let name = expand::name(args.name.as_ref(), sig.signature.ident);
+    let name = names::given_or_ident(args.name.as_ref(), sig.signature.ident);
     let stream = syn::LitStr::new(
         &format!("{STREAM_CATEGORY}-{}.{}", group.value(), name.value()),
         group.span(),
@@ -38,9 +39,7 @@ pub fn recurring(
     let subscription = expand::Descriptor {
         group,
         name,
-        messages: vec![quote! {
-            <::beckett::__private::Occurrence as ::beckett::__private::Message>::NAME
-        }],
+        messages: vec![quote!(::beckett::__private::Occurrence)],
         category: None,
         stream: Some(stream),
         start: quote!(::beckett::__private::Start::Beginning),

@@ -8,6 +8,7 @@ use super::validate::Decoding;
 use crate::assertions;
 use crate::errors::source_text;
 use crate::handler::expand;
+use crate::names;
 use crate::symbol;
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned, ToTokens};
@@ -133,8 +134,8 @@ fn descriptor<'a>(
     };
     expand::Descriptor {
         group,
-        name: expand::name(args.name.as_ref(), sig.signature.ident),
-        messages: listed.map(assertions::message_name).collect(),
+        name: names::given_or_ident(args.name.as_ref(), sig.signature.ident),
+        messages: listed.map(ToTokens::to_token_stream).collect(),
         category: args.category.as_ref(),
         stream: None,
         start,

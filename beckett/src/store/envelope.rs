@@ -1,7 +1,7 @@
 //! Messages as read back from the store.
 
 use crate::error::{DecodeError, Error, Result};
-use crate::message::{Message, Metadata};
+use crate::message::{is_name_or_alias, Message, Metadata};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
@@ -52,7 +52,7 @@ pub struct Envelope {
 
 impl Envelope {
     /// Decodes the data into `M`, checking that the stored type name is
-    /// `M`'s.
+    /// `M`'s wire name or one of its [aliases](Message::ALIASES).
     ///
     /// Errors are [`Error::Decode`] naming the stream, position and stored
     /// type: [`DecodeError::UnknownType`] when the name differs,
@@ -69,7 +69,7 @@ impl Envelope {
     /// # Ok(()) }
     /// ```
     pub fn decode<M: Message>(&self) -> Result<M> {
-        if self.message_type != M::NAME {
+        if !is_name_or_alias(&self.message_type, M::NAME, M::ALIASES) {
             return Err(self.decode_error(DecodeError::UnknownType {
                 expected: vec![M::NAME],
             }));
@@ -130,5 +130,52 @@ impl RawMessage {
         envelope.metadata = serde_json::from_value(metadata)
             .map_err(|e| envelope.decode_error(DecodeError::Json(e)))?;
         Ok(envelope)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct OrderPlaced {
+        order_id: u64,
+    }
+
+    impl Message for OrderPlaced {
+        const NAME: &'static str = "order_placed";
+        const ALIASES: &'static [&'static str] = &["OrderPlaced", "PlacedOrder"];
+    }
+
+    fn stored(message_type: &str) -> Envelope {
+        Envelope {
+            id: Uuid::now_v7(),
+            stream: "Order-1".to_owned(),
+            position: 1,
+            global_position: 1,
+            transaction_id: 1,
+            message_type: message_type.to_owned(),
+            data: serde_json::json!({ "order_id": 7 }),
+            metadata: Metadata::default(),
+            timestamp: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn decode_accepts_the_name_and_each_alias_only() {
+        for name in ["order_placed", "OrderPlaced", "PlacedOrder"] {
+            let placed = stored(name).decode::<OrderPlaced>().unwrap();
+            assert_eq!(placed, OrderPlaced { order_id: 7 }, "{name}");
+        }
+        let error = stored("OrderShipped").decode::<OrderPlaced>().unwrap_err();
+        assert!(
+            matches!(
+                error,
+                Error::Decode { source: DecodeError::UnknownType { ref expected }, .. }
+                    if expected == &["order_placed"]
+            ),
+            "{error}"
+        );
     }
 }

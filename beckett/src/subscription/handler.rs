@@ -47,10 +47,11 @@ pub trait MessageSet: Sized + Send + 'static {
     /// The wire names of the wrapped message types, in variant order.
     const NAMES: &'static [&'static str];
 
-    /// Decodes a stored message into the variant its type name selects.
+    /// Decodes a stored message into the variant whose type has the stored
+    /// type name as its name or one of its [aliases](Message::ALIASES).
     ///
-    /// A type name outside [`NAMES`](Self::NAMES) is
-    /// [`DecodeError::UnknownType`].
+    /// Any other type name is [`DecodeError::UnknownType`], expecting
+    /// [`NAMES`](Self::NAMES).
     fn decode(envelope: &Envelope) -> Result<Self>;
 }
 

@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 use crate::recurring::RecurringDescriptor;
 use crate::store::Envelope;
 use std::collections::BTreeMap;
+use std::fmt::{self, Display};
 use std::time::Duration;
 
 /// Where a new subscription starts reading.
@@ -25,8 +26,9 @@ pub struct SubscriptionDescriptor {
     pub group: &'static str,
     /// Its name, unique in its group.
     pub name: &'static str,
-    /// The wire names of the message types it handles (empty: every type of
-    /// its category).
+    /// The wire names that select a message for it: the name, then the
+    /// [aliases](crate::Message::ALIASES), of each message type it handles
+    /// (empty: every type of its category).
     pub messages: &'static [&'static str],
     /// The stream category it is limited to, if any.
     pub category: Option<&'static str>,
@@ -58,11 +60,51 @@ impl SubscriptionDescriptor {
     }
 }
 
+/// The wire names of several message types, each type's name followed by
+/// its aliases, in one list: what a [`SubscriptionDescriptor`] selects.
+/// `N` is [`wire_name_count`] of the same types. A `const fn`, so the list
+/// is built when the program is compiled. For generated code.
+#[doc(hidden)]
+pub const fn wire_names<const N: usize>(
+    types: &[(&'static str, &'static [&'static str])],
+) -> [&'static str; N] {
+    let mut names = [""; N];
+    let (mut n, mut i) = (0, 0);
+    while i < types.len() {
+        let (name, aliases) = types[i];
+        names[n] = name;
+        n += 1;
+        let mut j = 0;
+        while j < aliases.len() {
+            names[n] = aliases[j];
+            n += 1;
+            j += 1;
+        }
+        i += 1;
+    }
+    assert!(n == N, "`N` must be the `wire_name_count` of the types");
+    names
+}
+
+/// How many wire names [`wire_names`] lists for `types`. For generated
+/// code.
+#[doc(hidden)]
+pub const fn wire_name_count(types: &[(&str, &[&str])]) -> usize {
+    let (mut count, mut i) = (0, 0);
+    while i < types.len() {
+        count += 1 + types[i].1.len();
+        i += 1;
+    }
+    count
+}
+
 /// A message type as `#[derive(Message)]` registers it.
 #[derive(Debug)]
 pub struct MessageTypeDescriptor {
     /// Its wire name.
     pub name: &'static str,
+    /// Its former wire names, which decode to it too.
+    pub aliases: &'static [&'static str],
     /// The Rust type's path, for error messages.
     pub rust_type: &'static str,
 }
@@ -76,7 +118,7 @@ pub(crate) type Groups = BTreeMap<&'static str, Vec<&'static SubscriptionDescrip
 /// The linked subscriptions (recurring jobs' included) of the groups this
 /// process runs (`wanted`, or every group linked in), after checking that
 /// no two share a name in a group and no two message types share a wire
-/// name. Every conflict is reported at once.
+/// name, as their names or aliases. Every conflict is reported at once.
 pub(crate) fn linked_groups(wanted: Option<&[String]>) -> Result<Groups> {
     let mut problems = wire_name_conflicts(inventory::iter::<MessageTypeDescriptor>());
     let jobs = inventory::iter::<RecurringDescriptor>().map(|job| &job.subscription);
@@ -104,20 +146,51 @@ pub(crate) fn recurring_jobs(
         .collect()
 }
 
-/// One line per wire name that two message types share.
+/// A message type's claim to a wire name, as its name or as an alias.
+#[derive(Clone, Copy)]
+struct Claim<'a> {
+    rust_type: &'a str,
+    alias: bool,
+}
+
+impl Display for Claim<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let role = if self.alias {
+            "an alias"
+        } else {
+            "the wire name"
+        };
+        write!(f, "{role} of `{}`", self.rust_type)
+    }
+}
+
+/// One line per wire name that two message types share, as their names or
+/// aliases: a message stored under it could not tell which type it is.
 fn wire_name_conflicts<'a>(
     types: impl IntoIterator<Item = &'a MessageTypeDescriptor>,
 ) -> Vec<String> {
-    let mut by_name: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut claims: BTreeMap<&str, Claim> = BTreeMap::new();
     let mut problems = Vec::new();
     for message_type in types {
-        match by_name.insert(message_type.name, message_type.rust_type) {
-            Some(other) if other != message_type.rust_type => problems.push(format!(
-                "message types `{other}` and `{}` share the wire name `{}`; give one of them \
-                 another with #[message(name = \"...\")]",
-                message_type.rust_type, message_type.name
-            )),
-            _ => {}
+        let aliases = message_type.aliases.iter().map(|&alias| (alias, true));
+        for (wire_name, alias) in std::iter::once((message_type.name, false)).chain(aliases) {
+            let claim = Claim {
+                rust_type: message_type.rust_type,
+                alias,
+            };
+            match claims.insert(wire_name, claim) {
+                Some(other) if other.rust_type == claim.rust_type => {}
+                Some(other) if !other.alias && !alias => problems.push(format!(
+                    "message types `{}` and `{}` share the wire name `{wire_name}`; give one \
+                     of them another with #[message(name = \"...\")]",
+                    other.rust_type, claim.rust_type
+                )),
+                Some(other) => problems.push(format!(
+                    "`{wire_name}` is {other} and {claim}; a message stored under it must \
+                     decode to one type, so remove an alias from #[message(aliases(...))]"
+                )),
+                None => {}
+            }
         }
     }
     problems
@@ -245,10 +318,12 @@ mod tests {
         let types = [
             MessageTypeDescriptor {
                 name: "placed",
+                aliases: &[],
                 rust_type: "shop::OrderPlaced",
             },
             MessageTypeDescriptor {
                 name: "placed",
+                aliases: &[],
                 rust_type: "crm::LeadPlaced",
             },
         ];
@@ -256,6 +331,42 @@ mod tests {
         assert!(
             error.contains("shop::OrderPlaced") && error.contains("crm::LeadPlaced"),
             "{error}"
+        );
+    }
+
+    #[test]
+    fn an_alias_of_another_types_name_or_alias_is_refused_naming_both() {
+        let types = [
+            MessageTypeDescriptor {
+                name: "order_placed",
+                aliases: &["OrderPlaced"],
+                rust_type: "shop::OrderPlaced",
+            },
+            MessageTypeDescriptor {
+                name: "lead_placed",
+                aliases: &["order_placed", "OrderPlaced"],
+                rust_type: "crm::LeadPlaced",
+            },
+            MessageTypeDescriptor {
+                name: "shipped",
+                aliases: &["Shipped"],
+                rust_type: "shop::Shipped",
+            },
+        ];
+        let fix = "a message stored under it must decode to one type, so remove an alias \
+                   from #[message(aliases(...))]";
+        assert_eq!(
+            wire_name_conflicts(&types),
+            [
+                format!(
+                    "`order_placed` is the wire name of `shop::OrderPlaced` and an alias of \
+                     `crm::LeadPlaced`; {fix}"
+                ),
+                format!(
+                    "`OrderPlaced` is an alias of `shop::OrderPlaced` and an alias of \
+                     `crm::LeadPlaced`; {fix}"
+                ),
+            ]
         );
     }
 
@@ -298,5 +409,25 @@ mod tests {
         let by_type = test_subscription("G", "s", "x");
         assert!(by_type.selects("OrderPlaced", "Cart-1"));
         assert!(!by_type.selects("OrderShipped", "Cart-1"));
+    }
+
+    #[test]
+    fn selection_by_a_types_name_or_aliases() {
+        const TYPES: &[(&str, &[&str])] = &[
+            ("order_placed", &["OrderPlaced", "PlacedOrder"]),
+            ("order_shipped", &[]),
+        ];
+        static NAMES: [&str; wire_name_count(TYPES)] = wire_names(TYPES);
+        let mut by_type = test_subscription("G", "s", "x");
+        by_type.messages = &NAMES;
+        for selected in [
+            "order_placed",
+            "OrderPlaced",
+            "PlacedOrder",
+            "order_shipped",
+        ] {
+            assert!(by_type.selects(selected, "Order-1"), "{selected}");
+        }
+        assert!(!by_type.selects("OrderShipped", "Order-1"));
     }
 }

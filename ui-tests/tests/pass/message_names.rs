@@ -13,7 +13,26 @@ enum OrderShipped {
     Collected,
 }
 
+// Renamed from `Cancelled`, then given a stable name.
+#[derive(Message, Serialize, Deserialize)]
+#[message(name = "order_cancelled", aliases("OrderCancelled", "Cancelled"))]
+struct OrderCancelled {
+    order_id: u64,
+}
+
+// Renamed from `Refunded`; the name is still the identifier.
+#[derive(Message, Serialize, Deserialize)]
+#[message(aliases("Refunded"))]
+struct OrderRefunded {
+    order_id: u64,
+}
+
 fn main() {
     assert_eq!(OrderPlaced::NAME, "OrderPlaced");
+    assert!(OrderPlaced::ALIASES.is_empty());
     assert_eq!(OrderShipped::NAME, "order_shipped.v2");
+    assert_eq!(OrderCancelled::NAME, "order_cancelled");
+    assert_eq!(OrderCancelled::ALIASES, ["OrderCancelled", "Cancelled"]);
+    assert_eq!(OrderRefunded::NAME, "OrderRefunded");
+    assert_eq!(OrderRefunded::ALIASES, ["Refunded"]);
 }

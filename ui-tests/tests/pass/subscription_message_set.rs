@@ -7,7 +7,7 @@ pub struct OrderPlaced {
 }
 
 #[derive(Message, Serialize, Deserialize)]
-#[message(name = "order_shipped.v2")]
+#[message(name = "order_shipped.v2", aliases("OrderShipped"))]
 pub struct OrderShipped {
     order_id: u64,
 }
@@ -32,5 +32,6 @@ pub async fn track(event: OrderEvent, _ctx: Context) -> Result<(), String> {
 }
 
 fn main() {
+    // The names only: aliases decode, but are not names of the set.
     assert_eq!(OrderEvent::NAMES, ["OrderPlaced", "order_shipped.v2"]);
 }

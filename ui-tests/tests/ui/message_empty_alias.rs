@@ -1,0 +1,9 @@
+use serde::{Deserialize, Serialize};
+
+#[derive(beckett::Message, Serialize, Deserialize)]
+#[message(name = "order_placed", aliases("OrderPlaced", ""))]
+struct OrderPlaced {
+    order_id: u64,
+}
+
+fn main() {}
