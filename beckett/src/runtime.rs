@@ -248,11 +248,18 @@ impl Builder {
         self
     }
 
-    /// Checks the settings.
+    /// Checks the settings, alone and against each other.
     ///
     /// ```
+    /// use std::time::Duration;
+    ///
     /// let error = beckett::Beckett::builder().concurrency(0).build().unwrap_err();
     /// assert!(error.to_string().contains("BECKETT_CONCURRENCY"));
+    /// let error = beckett::Beckett::builder()
+    ///     .reservation_timeout(Duration::from_millis(500))
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert!(error.to_string().contains("BECKETT_RESERVATION_TIMEOUT"));
     /// ```
     pub fn build(self) -> Result<Beckett> {
         let config = &self.config;
