@@ -18,9 +18,17 @@ ALTER TABLE subscriptions ADD COLUMN start_snapshot pg_snapshot;
 -- Releasing a process's reservations finds them by holder.
 CREATE INDEX checkpoints_reserved ON checkpoints (reserved_by) WHERE reserved_by IS NOT NULL;
 
--- What each subscription selects, as the program that registered it last
--- declared it, so that a leader running another version of the program
--- routes for it too: message types (NULL: every type), category, stream.
+-- What each subscription selects, so that a leader running another
+-- version of the program routes for it too: message types (NULL: every
+-- type), category and stream, as every version that registered it
+-- declared them together (the union of their selections). Unknown for a
+-- subscription registered before this migration until a program that
+-- declares it registers it again.
 ALTER TABLE subscriptions ADD COLUMN message_types text[];
 ALTER TABLE subscriptions ADD COLUMN category text;
 ALTER TABLE subscriptions ADD COLUMN stream text;
+ALTER TABLE subscriptions ADD COLUMN selection_known boolean NOT NULL DEFAULT false;
+
+-- Tells a subscription removed and registered again from the one before,
+-- so the cursor of the one before is never written over the new one's.
+ALTER TABLE subscriptions ADD COLUMN registration bigint GENERATED ALWAYS AS IDENTITY;

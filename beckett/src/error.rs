@@ -155,6 +155,15 @@ pub enum Error {
     Database(#[from] sqlx::Error),
 }
 
+impl Error {
+    /// Whether the database answered and refused the statement (a
+    /// constraint, an aborted transaction, a conflict), as opposed to an
+    /// error whose outcome is unknown, such as a broken connection.
+    pub(crate) fn is_refusal(&self) -> bool {
+        matches!(self, Self::Database(sqlx::Error::Database(_)))
+    }
+}
+
 impl std::fmt::Debug for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Every message already ends with its cause's.

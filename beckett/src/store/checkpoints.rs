@@ -41,12 +41,22 @@ pub(crate) struct Reserved {
 }
 
 /// A subscription as registered: where it has read the global order to,
-/// and what it selects.
+/// and what it selects, if known.
 #[derive(Debug, Clone)]
 pub(crate) struct Registered {
     pub name: String,
+    /// Tells this registration from an earlier one of the same name.
+    pub registration: i64,
     pub cursor: GlobalCursor,
-    pub selection: Selection,
+    pub selection: Option<Selection>,
+}
+
+/// Where a registered subscription has read the global order to.
+#[derive(Debug, Clone)]
+pub(crate) struct Cursor<'a> {
+    pub subscription: &'a str,
+    pub registration: i64,
+    pub cursor: &'a GlobalCursor,
 }
 
 /// A checkpoint to raise to `version`, created if missing; reserved under
@@ -168,13 +178,26 @@ impl Checkpoints {
 
     /// Removes a subscription and its checkpoints; how many checkpoints
     /// went, or `None` if it was not registered.
+    ///
+    /// The subscription goes first, waiting for any leader's statement
+    /// raising its checkpoints; then its checkpoints, all of them.
     pub async fn remove(&self, group: &str, name: &str) -> Result<Option<u64>> {
-        let removed: Option<i64> = sqlx::query_scalar(&self.sql.remove)
+        let mut tx = self.pool.begin().await?;
+        let removed = sqlx::query(&self.sql.remove)
             .bind(group)
             .bind(name)
-            .fetch_optional(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        Ok(removed.map(i64::unsigned_abs))
+        if removed.rows_affected() == 0 {
+            return Ok(None);
+        }
+        let checkpoints = sqlx::query(&self.sql.remove_checkpoints)
+            .bind(group)
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(checkpoints.rows_affected()))
     }
 
     /// Tries to become the group's global consumer, on a connection of its
@@ -193,41 +216,39 @@ impl Checkpoints {
         conn: &mut PgConnection,
         group: &str,
     ) -> Result<Vec<Registered>> {
-        type Row = (
-            String,
-            i64,
-            i64,
-            sqlx::types::Json<Vec<Pending>>,
-            Option<Vec<String>>,
-            Option<String>,
-            Option<String>,
-        );
-        let rows: Vec<Row> = sqlx::query_as(&self.sql.registered)
+        let rows = sqlx::query(&self.sql.registered)
             .bind(group)
             .fetch_all(conn)
             .await?;
-        Ok(rows
-            .into_iter()
-            .map(
-                |(name, transaction_id, global_position, pending, types, category, stream)| {
-                    Registered {
-                        name,
-                        cursor: GlobalCursor {
-                            frontier: Place {
-                                transaction_id,
-                                global_position,
-                            },
-                            pending: pending.0,
+        rows.iter()
+            .map(|row| {
+                let known: bool = row.try_get("selection_known")?;
+                let selection = known
+                    .then(|| -> Result<Selection> {
+                        Ok(Selection {
+                            types: row
+                                .try_get::<Option<Vec<String>>, _>("message_types")?
+                                .unwrap_or_default(),
+                            category: row.try_get("category")?,
+                            stream: row.try_get("stream")?,
+                        })
+                    })
+                    .transpose()?;
+                let pending: sqlx::types::Json<Vec<Pending>> = row.try_get("pending")?;
+                Ok(Registered {
+                    name: row.try_get("name")?,
+                    registration: row.try_get("registration")?,
+                    cursor: GlobalCursor {
+                        frontier: Place {
+                            transaction_id: row.try_get("transaction_id")?,
+                            global_position: row.try_get("global_position")?,
                         },
-                        selection: Selection {
-                            types: types.unwrap_or_default(),
-                            category,
-                            stream,
-                        },
-                    }
-                },
-            )
-            .collect())
+                        pending: pending.0,
+                    },
+                    selection,
+                })
+            })
+            .collect()
     }
 
     /// Raises checkpoints' versions, creating the missing ones, and moves
@@ -240,25 +261,26 @@ impl Checkpoints {
         conn: &mut PgConnection,
         group: &str,
         raises: &[Raise<'_>],
-        cursors: &[(&str, &GlobalCursor)],
+        cursors: &[Cursor<'_>],
         timeout: Duration,
     ) -> Result<HashSet<Uuid>> {
         let subscriptions: Vec<&str> = raises.iter().map(|r| r.subscription).collect();
         let streams: Vec<&str> = raises.iter().map(|r| r.stream).collect();
         let versions: Vec<i64> = raises.iter().map(|r| r.version).collect();
         let tokens: Vec<Option<Uuid>> = raises.iter().map(|r| r.take).collect();
-        let names: Vec<&str> = cursors.iter().map(|(name, _)| *name).collect();
+        let names: Vec<&str> = cursors.iter().map(|c| c.subscription).collect();
+        let registrations: Vec<i64> = cursors.iter().map(|c| c.registration).collect();
         let transactions: Vec<i64> = cursors
             .iter()
-            .map(|(_, c)| c.frontier.transaction_id)
+            .map(|c| c.cursor.frontier.transaction_id)
             .collect();
         let positions: Vec<i64> = cursors
             .iter()
-            .map(|(_, c)| c.frontier.global_position)
+            .map(|c| c.cursor.frontier.global_position)
             .collect();
         let pending: Vec<sqlx::types::Json<&[Pending]>> = cursors
             .iter()
-            .map(|(_, c)| sqlx::types::Json(&c.pending[..]))
+            .map(|c| sqlx::types::Json(&c.cursor.pending[..]))
             .collect();
         let (taken, _announced): (Vec<Uuid>, i64) = sqlx::query_as(&self.sql.record_batch)
             .bind(group)
@@ -271,6 +293,7 @@ impl Checkpoints {
             .bind(transactions)
             .bind(positions)
             .bind(pending)
+            .bind(registrations)
             .fetch_one(conn)
             .await?;
         Ok(taken.into_iter().collect())
@@ -401,14 +424,16 @@ impl Checkpoints {
         Ok(())
     }
 
-    /// Extends reservations, by token, to last `timeout` from now.
-    pub async fn extend(&self, tokens: &[Uuid], timeout: Duration) -> Result<()> {
-        sqlx::query(&self.sql.extend)
+    /// Extends reservations, by token, to last `timeout` from now; returns
+    /// the tokens extended. Checkpoints another statement has locked (a
+    /// completion, a raise) are left for the next time rather than waited
+    /// for, so this never deadlocks with those, which lock in key order.
+    pub async fn extend(&self, tokens: &[Uuid], timeout: Duration) -> Result<Vec<Uuid>> {
+        Ok(sqlx::query_scalar(&self.sql.extend)
             .bind(tokens)
             .bind(interval(timeout))
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     /// Releases reservations, by token, not to be reserved again for
@@ -482,6 +507,7 @@ struct Statements {
     registered: String,
     undeclared: String,
     remove: String,
+    remove_checkpoints: String,
     record_batch: String,
     reserve: String,
     lock_completed: String,
@@ -506,27 +532,42 @@ impl Statements {
             // From the end: past the newest message the snapshot shows
             // committed, owing the transactions it shows running below it,
             // and keeping the snapshot to tell history from new messages.
+            // What it selects grows to cover every version that declares
+            // it: while two versions run, the leader routes for both.
             register: format!(
                 "INSERT INTO {s}.subscriptions AS s
                     (group_name, name, transaction_id, global_position, pending, start_snapshot,
-                     message_types, category, stream)
+                     message_types, category, stream, selection_known)
                  SELECT $1, $2, coalesce(last.transaction_id, 0), coalesce(last.global_position, 0),
                      coalesce((
                          SELECT jsonb_agg(jsonb_build_object(
                              'transaction_id', id::text::bigint, 'after', 0) ORDER BY id)
                          FROM pg_snapshot_xip(pg_current_snapshot()) AS id
                          WHERE id::text::bigint < last.transaction_id), '[]'),
-                     pg_current_snapshot(), $4, $5, $6
+                     pg_current_snapshot(), $4, $5, $6, true
                  FROM (SELECT) AS now
                  LEFT JOIN LATERAL (
                      SELECT transaction_id, global_position FROM {s}.messages
                      ORDER BY transaction_id DESC, global_position DESC LIMIT 1) AS last ON true
                  WHERE $3
                  UNION ALL
-                 SELECT $1, $2, 0, 0, '[]', NULL, $4, $5, $6 WHERE NOT $3
+                 SELECT $1, $2, 0, 0, '[]', NULL, $4, $5, $6, true WHERE NOT $3
                  ON CONFLICT (group_name, name) DO UPDATE
-                 SET message_types = EXCLUDED.message_types, category = EXCLUDED.category,
-                     stream = EXCLUDED.stream"
+                 SET message_types = CASE
+                         WHEN NOT s.selection_known THEN EXCLUDED.message_types
+                         WHEN s.message_types IS NULL OR EXCLUDED.message_types IS NULL THEN NULL
+                         ELSE ARRAY(
+                             SELECT DISTINCT t
+                             FROM unnest(s.message_types || EXCLUDED.message_types) AS t
+                             ORDER BY t)
+                         END,
+                     category = CASE WHEN NOT s.selection_known
+                         OR s.category IS NOT DISTINCT FROM EXCLUDED.category
+                         THEN EXCLUDED.category END,
+                     stream = CASE WHEN NOT s.selection_known
+                         OR s.stream IS NOT DISTINCT FROM EXCLUDED.stream
+                         THEN EXCLUDED.stream END,
+                     selection_known = true"
             ),
             try_lead: format!(
                 "SELECT pg_try_advisory_lock(hashtextextended('beckett global {} ' || $1, 0))",
@@ -541,20 +582,13 @@ impl Statements {
                  WHERE s.group_name = $1 AND s.name <> ALL($2)
                  ORDER BY s.name"
             ),
-            remove: format!(
-                "WITH removed AS (
-                    DELETE FROM {s}.subscriptions WHERE group_name = $1 AND name = $2
-                    RETURNING name
-                ), checkpoints AS (
-                    DELETE FROM {s}.checkpoints
-                    WHERE group_name = $1 AND subscription = (SELECT name FROM removed)
-                    RETURNING 1
-                )
-                SELECT (SELECT count(*) FROM checkpoints) FROM removed"
+            remove: format!("DELETE FROM {s}.subscriptions WHERE group_name = $1 AND name = $2"),
+            remove_checkpoints: format!(
+                "DELETE FROM {s}.checkpoints WHERE group_name = $1 AND subscription = $2"
             ),
             registered: format!(
-                "SELECT name, transaction_id, global_position, pending, message_types, category,
-                     stream
+                "SELECT name, registration, transaction_id, global_position, pending,
+                     selection_known, message_types, category, stream
                  FROM {s}.subscriptions WHERE group_name = $1"
             ),
             // An existing checkpoint keeps its holder: only a created one
@@ -562,7 +596,9 @@ impl Statements {
             // of the rest. A subscription that started at the end creates
             // a stream's checkpoint past the messages its starting snapshot
             // showed committed: those are a prefix of the stream, since
-            // appenders of one stream wait for each other.
+            // appenders of one stream wait for each other. The
+            // subscriptions raised for are locked against removal until
+            // this commits, so a removal takes every checkpoint with it.
             record_batch: format!(
                 "WITH raised AS (
                     INSERT INTO {s}.checkpoints AS c
@@ -588,6 +624,7 @@ impl Statements {
                         AS v (subscription, stream, version, token)
                     JOIN {s}.subscriptions AS s ON s.group_name = $1 AND s.name = v.subscription
                     ORDER BY v.subscription COLLATE \"C\", v.stream COLLATE \"C\"
+                    FOR KEY SHARE OF s
                     ON CONFLICT (group_name, subscription, stream_name) DO UPDATE
                     SET stream_version = greatest(c.stream_version, EXCLUDED.stream_version),
                         updated_at = now()
@@ -595,9 +632,11 @@ impl Statements {
                 ), moved AS (
                     UPDATE {s}.subscriptions AS s
                     SET transaction_id = m.t, global_position = m.p, pending = m.pending
-                    FROM unnest($7::text[], $8::bigint[], $9::bigint[], $10::jsonb[])
-                        AS m (name, t, p, pending)
+                    FROM unnest(
+                        $7::text[], $8::bigint[], $9::bigint[], $10::jsonb[], $11::bigint[])
+                        AS m (name, t, p, pending, registration)
                     WHERE s.group_name = $1 AND s.name = m.name
+                        AND s.registration = m.registration
                 ), taken AS (
                     SELECT reserved_by FROM raised WHERE reserved_by = ANY($5)
                 ), announced AS (
@@ -682,12 +721,17 @@ impl Statements {
                      status = CASE WHEN $8::interval IS NULL THEN 'failed' ELSE 'retry' END,
                      process_at = now() + coalesce($8::interval, interval '0'),
                      reserved_by = NULL, reserved_until = NULL, updated_at = now()
-                 WHERE {key} AND reserved_by = $4"
+                 WHERE {key} AND reserved_by = $4 AND stream_position <= $5"
             ),
             extend: format!(
-                "UPDATE {s}.checkpoints
-                 SET reserved_until = now() + $2, process_at = now() + $2
-                 WHERE reserved_by = ANY($1)"
+                "WITH held AS (
+                    SELECT ctid FROM {s}.checkpoints WHERE reserved_by = ANY($1)
+                    FOR UPDATE SKIP LOCKED
+                )
+                UPDATE {s}.checkpoints
+                SET reserved_until = now() + $2, process_at = now() + $2
+                WHERE ctid = ANY(ARRAY(SELECT ctid FROM held)) AND reserved_by = ANY($1)
+                RETURNING reserved_by"
             ),
             release: format!(
                 "UPDATE {s}.checkpoints

@@ -104,7 +104,17 @@ impl GlobalCursor {
     /// reader moving from either to it reads some messages again but misses
     /// none.
     pub(crate) fn meet(&self, other: &Self) -> Self {
-        let frontier = self.frontier.min(other.frontier);
+        let mut frontier = self.frontier.min(other.frontier);
+        // A transaction one owes that the other's frontier stands in: only
+        // what both read of it counts as read.
+        for owed in self.pending.iter().chain(&other.pending) {
+            if owed.transaction_id == frontier.transaction_id {
+                frontier = frontier.min(Place {
+                    transaction_id: owed.transaction_id,
+                    global_position: owed.after,
+                });
+            }
+        }
         let mut pending: Vec<Pending> = Vec::new();
         for owed in self.pending.iter().chain(&other.pending) {
             if owed.transaction_id >= frontier.transaction_id {
@@ -210,5 +220,20 @@ mod tests {
         assert_eq!(meet.frontier, at(20, 5));
         assert_eq!(meet.pending, [owed(12, 0), owed(14, 0)]);
         assert_eq!(behind.meet(&ahead), meet);
+    }
+
+    #[test]
+    fn the_meet_reads_again_what_one_owes_in_the_others_frontier() {
+        let owing = GlobalCursor {
+            frontier: at(30, 9),
+            pending: vec![owed(20, 3)],
+        };
+        let inside = GlobalCursor {
+            frontier: at(20, 5),
+            pending: Vec::new(),
+        };
+        let meet = owing.meet(&inside);
+        assert_eq!(meet.frontier, at(20, 3));
+        assert!(meet.pending.is_empty());
     }
 }

@@ -76,6 +76,7 @@ pub(crate) async fn run(
             room = queue.room(), if idle_until.is_none() => room,
         };
         let limit = room.len();
+        let asked = std::time::Instant::now();
         // Streams reserved together share one bound on the messages read
         // with them; a stream with more reads on as it is handled.
         let read = (MOST_READ_AT_ONCE / limit.max(1)).clamp(1, engine.config.batch_size);
@@ -97,7 +98,7 @@ pub(crate) async fn run(
                 }
                 engine
                     .held
-                    .taken(reserved.iter().map(|r| r.reservation.token));
+                    .taken(reserved.iter().map(|r| r.reservation.token), asked);
                 for reserved in reserved {
                     let slot = room.take_one().expect("one slot per reservation");
                     handlers.spawn(stream(&reserved).handle(reserved, slot));
@@ -250,6 +251,18 @@ impl Stream {
                 if engine.shutdown.is_cancelled() {
                     break;
                 }
+                if !engine
+                    .held
+                    .alive(&reservation.token, config.reservation_timeout)
+                {
+                    tracing::warn!(
+                        group = self.group,
+                        subscription = subscription.name,
+                        stream = reservation.stream,
+                        "stopped handling a stream whose reservation could not be extended"
+                    );
+                    return Ok(Ended::LetGo);
+                }
                 let at = message.envelope.position;
                 if !subscription.selects(&message.envelope.message_type, &message.envelope.stream) {
                     handled = at;
@@ -378,7 +391,10 @@ async fn call(
     }
     // The handler's writes fail here too: a statement that failed inside
     // the transaction (the advance then finds it aborted) or a deferred
-    // constraint checked at commit. They count as the handler's failure.
+    // constraint checked at commit. The database refusing them counts as
+    // the handler's failure. A broken connection leaves the outcome
+    // unknown: the transaction may have committed with the checkpoint, so
+    // nothing is recorded, and the stream resumes from wherever it stands.
     let keep = Some(engine.config.reservation_timeout);
     let advanced = engine
         .checkpoints
@@ -395,12 +411,13 @@ async fn call(
             Err(error)
         }
     };
-    Ok(match committed {
-        Ok(()) => Handled::Done,
-        Err(error) => Handled::Failed(format!(
+    match committed {
+        Ok(()) => Ok(Handled::Done),
+        Err(error) if error.is_refusal() => Ok(Handled::Failed(format!(
             "the handler returned Ok, but its transaction did not commit: {error}"
-        )),
-    })
+        ))),
+        Err(error) => Err(error),
+    }
 }
 
 /// Runs the handler, turning an error, a panic or a timeout into the text

@@ -135,10 +135,12 @@ pub(crate) async fn run(
     beating.cancel();
     let _ = heartbeat.await;
     let held = engine.held.drain();
-    if !held.is_empty() {
-        engine.release(&held, Duration::ZERO).await?;
-    }
-    engine.supervisor.fault().map_or(Ok(()), Err)
+    let released = match held.is_empty() {
+        true => Ok(()),
+        false => engine.release(&held, Duration::ZERO).await,
+    };
+    // What stopped the process matters more than what failed after.
+    engine.supervisor.fault().map_or(released, Err)
 }
 
 impl Engine {

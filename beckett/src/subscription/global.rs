@@ -9,7 +9,7 @@ use super::registry::SubscriptionDescriptor;
 use super::wakeup::wait;
 use super::Selection;
 use crate::error::{Error, Result};
-use crate::store::checkpoints::{Raise, Registered, Reservation, Reserved};
+use crate::store::checkpoints::{Cursor, Raise, Registered, Reservation, Reserved};
 use crate::store::{GlobalCursor, RawMessage};
 use sqlx::PgConnection;
 use std::collections::{BTreeMap, HashSet};
@@ -98,6 +98,8 @@ async fn lead(
 /// group, declared by this program or by another version of it.
 struct Route {
     name: String,
+    /// Which registration of the name it is.
+    registration: i64,
     selection: Selection,
     /// Whether this process runs it, so it may take its new checkpoints.
     here: bool,
@@ -116,9 +118,11 @@ struct Cohort {
 
 impl Cohort {
     /// Follows the subscriptions registered in the group: new ones join
-    /// the cohort at their cursor, or start one; removed ones leave; what
-    /// each selects is as registered last. Only the leader moves cursors,
-    /// so the cursors of those already followed stay as kept.
+    /// the cohort at their cursor, or start one; removed ones leave, and
+    /// one removed and registered again starts over; what each selects is
+    /// as registered, or as declared here while not yet known. Only the
+    /// leader moves cursors, so the cursors of those already followed stay
+    /// as kept.
     fn follow(
         cohorts: &mut Vec<Self>,
         group: &str,
@@ -126,17 +130,27 @@ impl Cohort {
         declared: &[&'static SubscriptionDescriptor],
     ) {
         for cohort in cohorts.iter_mut() {
-            cohort
-                .routes
-                .retain(|route| registered.iter().any(|r| r.name == route.name));
+            cohort.routes.retain(|route| {
+                registered
+                    .iter()
+                    .any(|r| r.name == route.name && r.registration == route.registration)
+            });
         }
         cohorts.retain(|cohort| !cohort.routes.is_empty());
         for Registered {
             name,
+            registration,
             cursor,
             selection,
         } in registered
         {
+            let here = declared.iter().find(|s| s.name == name);
+            let Some(selection) = selection.or_else(|| here.map(|s| Selection::of(s))) else {
+                // Registered before selections were kept, and not declared
+                // here: what it selects is unknown until a program that
+                // declares it starts.
+                continue;
+            };
             let followed = cohorts
                 .iter_mut()
                 .flat_map(|c| c.routes.iter_mut())
@@ -145,7 +159,7 @@ impl Cohort {
                 route.selection = selection;
                 continue;
             }
-            let here = declared.iter().any(|s| s.name == name);
+            let here = here.is_some();
             if !here {
                 tracing::info!(
                     group,
@@ -156,6 +170,7 @@ impl Cohort {
             }
             let route = Route {
                 name,
+                registration,
                 selection,
                 here,
             };
@@ -224,13 +239,10 @@ async fn consume(
         return Ok(0);
     }
     let mut lagging = lagging(&batch, &cohort.routes);
-    let fresh = lagging
-        .values()
-        .filter(|l| l.route.here && l.fresh().is_some())
-        .count();
+    let fresh = lagging.values().filter(|l| l.can_hand_over()).count();
     let mut room = queue.free(fresh);
     for lag in lagging.values_mut() {
-        if lag.route.here && lag.fresh().is_some() {
+        if lag.can_hand_over() {
             if let Some(slot) = room.as_mut().and_then(Slots::take_one) {
                 lag.take = Some((Uuid::now_v7(), slot));
             }
@@ -245,11 +257,16 @@ async fn consume(
             take: l.take.as_ref().map(|(token, _)| *token),
         })
         .collect();
-    let cursors: Vec<(&str, &GlobalCursor)> = cohort
+    let cursors: Vec<Cursor> = cohort
         .routes
         .iter()
-        .map(|r| (r.name.as_str(), &next))
+        .map(|r| Cursor {
+            subscription: &r.name,
+            registration: r.registration,
+            cursor: &next,
+        })
         .collect();
+    let asked = Instant::now();
     let recorded = engine
         .checkpoints
         .record_batch(
@@ -277,7 +294,7 @@ async fn consume(
         }
     };
     cohort.cursor = next;
-    hand_over(engine, queue, lagging, &taken);
+    hand_over(engine, queue, lagging, &taken, asked);
     Ok(batch.len())
 }
 
@@ -294,6 +311,20 @@ struct Lagging<'a> {
 }
 
 impl Lagging<'_> {
+    /// Whether this process may take the checkpoint with its messages: it
+    /// runs the subscription, the checkpoint is new to the batch, and each
+    /// message the subscription selects came with its body.
+    fn can_hand_over(&self) -> bool {
+        let selection = &self.route.selection;
+        self.route.here
+            && self.fresh().is_some_and(|mut run| {
+                run.all(|m| {
+                    let selected = selection.selects(&m.envelope.message_type, self.stream);
+                    !selected || m.metadata.is_object()
+                })
+            })
+    }
+
     /// The stream's messages from its first on without a gap, when the
     /// batch holds its first: a checkpoint new to this batch, with every
     /// message its consumer would read at hand.
@@ -349,6 +380,7 @@ fn hand_over(
     queue: &Queue,
     lagging: BTreeMap<(&str, &str), Lagging>,
     taken: &HashSet<Uuid>,
+    asked: Instant,
 ) {
     for mut lag in lagging.into_values() {
         let Some((token, slot)) = lag.take.take() else {
@@ -363,7 +395,7 @@ fn hand_over(
             .take(engine.config.batch_size)
             .cloned()
             .collect();
-        engine.held.taken([token]);
+        engine.held.taken([token], asked);
         let reservation = Reservation {
             subscription: lag.route.name.clone(),
             stream: lag.stream.to_owned(),
@@ -392,6 +424,7 @@ mod tests {
         };
         Route {
             name: "run".to_owned(),
+            registration: 1,
             selection: Selection::of(&descriptor),
             here: true,
         }

@@ -3,14 +3,16 @@
 //!
 //! A reservation lasts the reservation timeout from when it was taken or
 //! last extended. While the process lives, the heartbeat extends every one
-//! it has held for a third of that, so a handler never outlives its
+//! it has held for a quarter of that, so a handler never outlives its
 //! reservation, however long its stream takes; when the process dies, its
-//! streams come back once the timeout passes.
+//! streams come back once the timeout passes. Should the heartbeat fail
+//! (the database out of reach), a stream stops being handled while its
+//! reservation still has a beat to run.
 
 use super::engine::Engine;
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -19,11 +21,18 @@ use uuid::Uuid;
 pub(crate) struct Held(Mutex<HashMap<Uuid, Instant>>);
 
 impl Held {
-    /// Counts reservations just taken as held.
-    pub fn taken(&self, tokens: impl IntoIterator<Item = Uuid>) {
-        let now = Instant::now();
+    /// Counts reservations taken by a statement sent at `at` as held.
+    pub fn taken(&self, tokens: impl IntoIterator<Item = Uuid>, at: Instant) {
         let mut held = self.0.lock().expect("never poisoned");
-        held.extend(tokens.into_iter().map(|token| (token, now)));
+        held.extend(tokens.into_iter().map(|token| (token, at)));
+    }
+
+    /// Whether a reservation held has at least a beat of `timeout` left,
+    /// by this process's count: a stream is handled on only while it has.
+    pub fn alive(&self, token: &Uuid, timeout: Duration) -> bool {
+        let held = self.0.lock().expect("never poisoned");
+        held.get(token)
+            .is_some_and(|since| since.elapsed() < timeout - beat(timeout))
     }
 
     /// Counts reservations as no longer held: released, completed or lost.
@@ -61,13 +70,18 @@ impl Held {
     }
 }
 
-/// Extends the process's reservations every third of the reservation
-/// timeout until `stop`, each that was taken or extended a third of it
-/// ago or more. A failed extension is logged and tried again at the next
-/// beat; until the timeout passes, nothing is lost.
+/// How often the heartbeat beats: a quarter of the reservation timeout.
+fn beat(timeout: Duration) -> Duration {
+    timeout / 4
+}
+
+/// Extends the process's reservations every beat until `stop`, each that
+/// was taken or extended a beat ago or more. A failed extension, or one
+/// that found the checkpoint locked by another statement, is tried again
+/// at the next beat.
 pub(crate) async fn heartbeat(engine: &Engine, stop: CancellationToken) {
     let timeout = engine.config.reservation_timeout;
-    let beat = timeout / 3;
+    let beat = beat(timeout);
     loop {
         tokio::select! {
             () = tokio::time::sleep(beat) => {}
@@ -82,7 +96,7 @@ pub(crate) async fn heartbeat(engine: &Engine, stop: CancellationToken) {
             continue;
         }
         match engine.checkpoints.extend(&due, timeout).await {
-            Ok(()) => engine.held.extended(&due, now),
+            Ok(extended) => engine.held.extended(&extended, now),
             Err(error) => {
                 tracing::warn!(%error, reservations = due.len(),
                     "cannot extend reservations; trying again at the next beat");
