@@ -576,3 +576,33 @@ async fn a_store_restored_into_another_cluster_stops_with_what_to_do(pool: PgPoo
         "{stopped}"
     );
 }
+
+/// A subscription removed and registered again (by a process that still
+/// declares it) starts over from its start, even while a leader that read
+/// its earlier cursor keeps leading: the history is handled again.
+#[sqlx::test(migrations = false)]
+async fn a_subscription_removed_and_registered_again_starts_over(pool: PgPool) {
+    let store = store(pool.clone()).await;
+    let (stop, running) = start(&pool, "Flow", |b| b).await;
+    store
+        .append("Again-1", ExpectedVersion::Any, vec![counted(1)])
+        .await
+        .unwrap();
+    eventually("the message is handled", || async {
+        handled(&pool, "Again-1").await == [1]
+    })
+    .await;
+
+    let subscriptions = beckett::subscription::Subscriptions::new(pool.clone());
+    assert_eq!(subscriptions.remove("Flow", "flow").await.unwrap(), Some(1));
+    // Another process of the program starts, and registers it again.
+    let (stop_again, running_again) = start(&pool, "Flow", |b| b).await;
+    eventually("the history is handled again", || async {
+        handled(&pool, "Again-1").await == [1, 1]
+    })
+    .await;
+    for (stop, running) in [(stop, running), (stop_again, running_again)] {
+        stop.cancel();
+        running.await.unwrap().unwrap();
+    }
+}
