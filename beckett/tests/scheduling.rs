@@ -292,10 +292,15 @@ async fn a_stream_being_appended_to_holds_back_only_its_own_messages(pool: PgPoo
         )
         .await
         .unwrap();
-    let held = store
-        .schedule("Reminder-busy", reminder(2), Duration::ZERO)
-        .await
-        .unwrap();
+    // More than a batch of the busy stream's messages fall due first.
+    let mut held = Vec::new();
+    for n in 0..150 {
+        let id = store
+            .schedule("Reminder-busy", reminder(2 + n), Duration::ZERO)
+            .await
+            .unwrap();
+        held.push(id);
+    }
     let free = store
         .schedule("Reminder-free", reminder(3), Duration::ZERO)
         .await
@@ -303,8 +308,9 @@ async fn a_stream_being_appended_to_holds_back_only_its_own_messages(pool: PgPoo
 
     assert_eq!(stream_of(&store, "Reminder-free", 1).await[0].id, free);
     tx.commit().await.unwrap();
-    let busy = stream_of(&store, "Reminder-busy", 3).await;
-    assert_eq!(busy[2].id, held);
+    let busy = stream_of(&store, "Reminder-busy", 152).await;
+    let ids: Vec<_> = busy[2..].iter().map(|m| m.id).collect();
+    assert_eq!(ids, held, "in the order they fell due");
     assert_eq!(busy[2].position, 3);
 
     stop.cancel();

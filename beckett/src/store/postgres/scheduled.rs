@@ -263,29 +263,36 @@ impl Statements {
             // order they were scheduled. It never waits for a lock: messages
             // whose cancellation is in flight, or whose stream another
             // transaction is appending to, wait for a later round; so do,
-            // unless `$2`, messages to streams that do not exist yet. A message
+            // unless `$2`, messages to streams that do not exist yet. Those
+            // are stepped over within the first ten batches due, so a busy
+            // stream holds back only its own messages. A message
             // whose id the store already holds is taken off but not
             // appended.
             deliver: format!(
-                "WITH taken AS (
-                    SELECT id, stream_name FROM {s}.scheduled_messages
+                "WITH waiting AS (
+                    SELECT id, stream_name, deliver_at, sequence FROM {s}.scheduled_messages
                     WHERE deliver_at <= now() AND ($3::text IS NULL OR stream_name = $3)
                         AND (SELECT pg_try_advisory_xact_lock(
                             hashtextextended('beckett scheduler {schema_name}', 0)))
                     ORDER BY deliver_at, sequence
-                    LIMIT $1
-                    FOR UPDATE SKIP LOCKED
+                    LIMIT $1 * 10
                 ), free AS (
                     SELECT stream_name FROM {s}.streams
-                    WHERE stream_name IN (SELECT stream_name FROM taken)
+                    WHERE stream_name IN (SELECT stream_name FROM waiting)
                     FOR UPDATE SKIP LOCKED
+                ), taken AS (
+                    SELECT sm.id FROM {s}.scheduled_messages AS sm
+                    JOIN waiting AS w USING (id)
+                    WHERE w.stream_name IN (SELECT stream_name FROM free)
+                        OR $2 AND NOT EXISTS (
+                            SELECT FROM {s}.streams st WHERE st.stream_name = w.stream_name)
+                    ORDER BY w.deliver_at, w.sequence
+                    LIMIT $1
+                    FOR UPDATE OF sm SKIP LOCKED
                 ), due AS (
                     DELETE FROM {s}.scheduled_messages sm
                     USING taken t
                     WHERE sm.id = t.id
-                        AND (t.stream_name IN (SELECT stream_name FROM free)
-                            OR $2 AND NOT EXISTS (
-                                SELECT FROM {s}.streams st WHERE st.stream_name = t.stream_name))
                     RETURNING sm.id, sm.sequence, sm.stream_name, sm.type, sm.data, sm.metadata,
                         sm.deliver_at
                 ), fresh AS (
