@@ -66,6 +66,8 @@ pub(crate) struct Raise<'a> {
     pub subscription: &'a str,
     pub stream: &'a str,
     pub version: i64,
+    /// The first position of the stream read with this raise.
+    pub first: i64,
     pub take: Option<Uuid>,
 }
 
@@ -267,6 +269,7 @@ impl Checkpoints {
         let subscriptions: Vec<&str> = raises.iter().map(|r| r.subscription).collect();
         let streams: Vec<&str> = raises.iter().map(|r| r.stream).collect();
         let versions: Vec<i64> = raises.iter().map(|r| r.version).collect();
+        let firsts: Vec<i64> = raises.iter().map(|r| r.first).collect();
         let tokens: Vec<Option<Uuid>> = raises.iter().map(|r| r.take).collect();
         let names: Vec<&str> = cursors.iter().map(|c| c.subscription).collect();
         let registrations: Vec<i64> = cursors.iter().map(|c| c.registration).collect();
@@ -294,6 +297,7 @@ impl Checkpoints {
             .bind(positions)
             .bind(pending)
             .bind(registrations)
+            .bind(firsts)
             .fetch_one(conn)
             .await?;
         Ok(taken.into_iter().collect())
@@ -596,7 +600,8 @@ impl Statements {
             // of the rest. A subscription that started at the end creates
             // a stream's checkpoint past the messages its starting snapshot
             // showed committed: those are a prefix of the stream, since
-            // appenders of one stream wait for each other. The
+            // appenders of one stream wait for each other, and end before
+            // the first position read now, which is new. The
             // subscriptions raised for are locked against removal until
             // this commits, so a removal takes every checkpoint with it.
             record_batch: format!(
@@ -605,14 +610,14 @@ impl Statements {
                         (group_name, subscription, stream_name, stream_version, stream_position,
                          reserved_by, reserved_until, process_at)
                     SELECT $1, v.subscription, v.stream, v.version,
-                        CASE WHEN s.start_snapshot IS NULL OR EXISTS (
+                        CASE WHEN s.start_snapshot IS NULL OR v.first = 1 OR EXISTS (
                             SELECT FROM {s}.checkpoints AS e
                             WHERE e.group_name = $1 AND e.subscription = v.subscription
                                 AND e.stream_name = v.stream)
                         THEN 0
                         ELSE coalesce((
                             SELECT m.stream_position FROM {s}.messages AS m
-                            WHERE m.stream_name = v.stream
+                            WHERE m.stream_name = v.stream AND m.stream_position < v.first
                                 AND pg_visible_in_snapshot(
                                     m.transaction_id::text::xid8, s.start_snapshot)
                             ORDER BY m.stream_position DESC LIMIT 1), 0)
@@ -620,8 +625,8 @@ impl Statements {
                         v.token,
                         CASE WHEN v.token IS NOT NULL THEN now() + $6::interval END,
                         now() + CASE WHEN v.token IS NOT NULL THEN $6::interval ELSE '0' END
-                    FROM unnest($2::text[], $3::text[], $4::bigint[], $5::uuid[])
-                        AS v (subscription, stream, version, token)
+                    FROM unnest($2::text[], $3::text[], $4::bigint[], $5::uuid[], $12::bigint[])
+                        AS v (subscription, stream, version, token, first)
                     JOIN {s}.subscriptions AS s ON s.group_name = $1 AND s.name = v.subscription
                     ORDER BY v.subscription COLLATE \"C\", v.stream COLLATE \"C\"
                     FOR KEY SHARE OF s

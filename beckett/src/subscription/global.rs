@@ -254,6 +254,7 @@ async fn consume(
             subscription: &l.route.name,
             stream: l.stream,
             version: l.version,
+            first: l.messages.first().map_or(1, |m| m.envelope.position),
             take: l.take.as_ref().map(|(token, _)| *token),
         })
         .collect();
