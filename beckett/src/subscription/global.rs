@@ -61,6 +61,7 @@ async fn lead(
             () = engine.shutdown.cancelled() => return Ok(()),
         }
     }
+    let mut reader = engine.store.reader().await?;
     tracing::info!(group, "leading the group's global consumer");
     let mut cohorts: Vec<Cohort> = Vec::new();
     let mut refreshed: Option<Instant> = None;
@@ -77,7 +78,7 @@ async fn lead(
         cohorts.sort_by_key(|c| std::cmp::Reverse(c.cursor.frontier));
         let mut behind = false;
         for cohort in &mut cohorts {
-            let read = consume(engine, &mut conn, group, cohort, queue).await?;
+            let read = consume(engine, &mut conn, &mut reader, group, cohort, queue).await?;
             cohort.caught_up = read < engine.config.global_batch_size;
             behind |= !cohort.caught_up;
         }
@@ -208,6 +209,7 @@ impl Cohort {
 async fn consume(
     engine: &Engine,
     conn: &mut PgConnection,
+    reader: &mut PgConnection,
     group: &str,
     cohort: &mut Cohort,
     queue: &Queue,
@@ -227,6 +229,7 @@ async fn consume(
     let (batch, next) = engine
         .store
         .read_feed(
+            Some(reader),
             &cohort.cursor,
             engine.config.global_batch_size,
             bodies.as_deref(),

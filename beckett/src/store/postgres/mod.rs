@@ -322,28 +322,45 @@ impl PostgresStore {
             .collect()
     }
 
-    /// Reads the global order like [`MessageStorage::read_global`],
-    /// leaving each message's metadata to be decoded by its reader: one
-    /// whose metadata has another shape holds no reader back.
+    /// A connection of its own for a reader that follows the global order:
+    /// it runs the read's generic plan, sparing a plan per read (the
+    /// statement is long to plan, and read at every wake-up).
+    pub(crate) async fn reader(&self) -> Result<PgConnection> {
+        let options = self
+            .pool
+            .connect_options()
+            .as_ref()
+            .clone()
+            .options([("plan_cache_mode", "force_generic_plan")]);
+        Ok(PgConnection::connect_with(&options).await?)
+    }
+
+    /// Reads the global order like [`MessageStorage::read_global`], on
+    /// `reader` if given, else on the pool, leaving each message's
+    /// metadata to be decoded by its reader: one whose metadata has another
+    /// shape holds no reader back.
     ///
     /// Only messages of the `bodies` types (all, if `None`) come with their
     /// data and metadata; the others carry what the reader routes on.
     pub(crate) async fn read_feed(
         &self,
+        reader: Option<&mut PgConnection>,
         after: &GlobalCursor,
         limit: usize,
         bodies: Option<&[&str]>,
     ) -> Result<(Vec<RawMessage>, GlobalCursor)> {
         let (owed, owed_after) = after.owed();
-        let rows = sqlx::query(&self.sql.read_global)
+        let query = sqlx::query(&self.sql.read_global)
             .bind(after.frontier.transaction_id)
             .bind(after.frontier.global_position)
             .bind(owed)
             .bind(owed_after)
             .bind(limit_to_sql(limit))
-            .bind(bodies)
-            .fetch_all(&self.pool)
-            .await?;
+            .bind(bodies);
+        let rows = match reader {
+            Some(reader) => query.fetch_all(reader).await?,
+            None => query.fetch_all(&self.pool).await?,
+        };
         let (mut running, mut horizon) = (Vec::new(), i64::MAX);
         let mut messages = Vec::with_capacity(rows.len());
         for row in &rows {
@@ -412,7 +429,7 @@ impl MessageStorage for PostgresStore {
     }
 
     async fn read_global(&self, after: &GlobalCursor, limit: usize) -> Result<GlobalRead> {
-        let (read, cursor) = self.read_feed(after, limit, None).await?;
+        let (read, cursor) = self.read_feed(None, after, limit, None).await?;
         Ok(GlobalRead {
             messages: read
                 .into_iter()
@@ -578,14 +595,17 @@ impl Statements {
             // One statement, so one snapshot: the messages it shows
             // committed past the cursor, those of the transactions the
             // cursor owes that it shows ended, and, in a row of its own,
-            // the transactions it shows running.
+            // the transactions it shows running. Both parts follow the
+            // global order's index whatever the cursor, so its generic plan
+            // serves every read, and a reader can skip planning it.
             read_global: format!(
                 "WITH late AS (
                     SELECT m.* FROM unnest($3::bigint[], $4::bigint[]) AS p (transaction_id, after)
                     CROSS JOIN LATERAL (
                         SELECT {columns} FROM {s}.messages
-                        WHERE transaction_id = p.transaction_id AND global_position > p.after
-                        ORDER BY global_position LIMIT $5
+                        WHERE (transaction_id, global_position) > (p.transaction_id, p.after)
+                            AND transaction_id = p.transaction_id
+                        ORDER BY transaction_id, global_position LIMIT $5
                     ) AS m
                 ), new AS (
                     SELECT {columns} FROM {s}.messages
