@@ -21,7 +21,7 @@ use tokio::task::JoinSet;
 use tokio::time::{sleep_until, Instant};
 
 /// The most messages read with one batch of reservations.
-const MOST_READ_AT_ONCE: usize = 10_000;
+const MOST_READ_AT_ONCE: usize = 50_000;
 
 /// Reserves and handles the group's lagging checkpoints, and those the
 /// global consumer hands over, until shutdown; then lets in-flight handlers
