@@ -8,7 +8,7 @@ use beckett::subscription::FailedCheckpoints;
 use beckett::{Context, Envelope, ExpectedVersion, MessageStorage, NewMessage};
 use common::{counted, eventually, store, Counted, ItemAdded, Running};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{Connection, PgPool};
+use sqlx::PgPool;
 use std::time::Duration;
 
 async fn record(ctx: &Context) -> Result<(), sqlx::Error> {
@@ -192,17 +192,7 @@ async fn delivery_goes_on_while_other_transactions_stay_open(
 ) {
     let pool = options.connect_with(connect.clone()).await.unwrap();
     let store = store(pool.clone()).await;
-    let mut elsewhere = sqlx::PgConnection::connect_with(&connect.clone().database("postgres"))
-        .await
-        .unwrap();
-    let mut here = sqlx::PgConnection::connect_with(&connect).await.unwrap();
-    for conn in [&mut elsewhere, &mut here] {
-        sqlx::query("BEGIN").execute(&mut *conn).await.unwrap();
-        sqlx::query("SELECT pg_current_xact_id()")
-            .execute(&mut *conn)
-            .await
-            .unwrap();
-    }
+    let held = common::hold_transaction_ids(&connect).await;
     let (stop, running) = start(&pool, "Flow", |b| b.poll_interval(Duration::from_secs(60))).await;
     for n in 1..=3 {
         store
@@ -214,9 +204,7 @@ async fn delivery_goes_on_while_other_transactions_stay_open(
         })
         .await;
     }
-    for conn in [&mut elsewhere, &mut here] {
-        sqlx::query("ROLLBACK").execute(&mut *conn).await.unwrap();
-    }
+    common::end_transactions(held).await;
     stop.cancel();
     running.await.unwrap().unwrap();
 }
@@ -387,16 +375,13 @@ async fn transactions_that_fail_at_commit_count_as_failures(pool: PgPool) {
 async fn the_pool_fits_the_handlers_in_flight(options: PgPoolOptions, connect: PgConnectOptions) {
     let pool = options.connect_with(connect.clone()).await.unwrap();
     let store = store(pool.clone()).await;
-    let server = std::env::var("DATABASE_URL").unwrap();
-    let mut url = url::Url::parse(&server).unwrap();
-    url.set_path(connect.get_database().unwrap());
     sqlx::query("CREATE TABLE handled (id bigserial, stream text, position bigint)")
         .execute(&pool)
         .await
         .unwrap();
     let stop = tokio_util::sync::CancellationToken::new();
     let beckett = beckett::Beckett::builder()
-        .database_url(url.as_str())
+        .database_url(common::workers::database_url(&connect, "crowded"))
         .groups(["Crowded"])
         .concurrency(12)
         .build()

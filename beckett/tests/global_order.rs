@@ -6,7 +6,7 @@ mod common;
 use beckett::{Envelope, ExpectedVersion, GlobalCursor, GlobalRead, MessageStorage, PostgresStore};
 use common::{counted, store, store_with_connections};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{Connection, PgPool};
+use sqlx::PgPool;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -125,17 +125,7 @@ async fn transactions_that_write_no_message_delay_nothing(
     connect: PgConnectOptions,
 ) {
     let store = store(options.connect_with(connect.clone()).await.unwrap()).await;
-    let mut elsewhere = sqlx::PgConnection::connect_with(&connect.clone().database("postgres"))
-        .await
-        .unwrap();
-    let mut here = sqlx::PgConnection::connect_with(&connect).await.unwrap();
-    for conn in [&mut elsewhere, &mut here] {
-        sqlx::query("BEGIN").execute(&mut *conn).await.unwrap();
-        sqlx::query("SELECT pg_current_xact_id()")
-            .execute(&mut *conn)
-            .await
-            .unwrap();
-    }
+    let held = common::hold_transaction_ids(&connect).await;
 
     store
         .append("Flowing-1", ExpectedVersion::Any, vec![counted(1)])
@@ -150,9 +140,7 @@ async fn transactions_that_write_no_message_delay_nothing(
     let second = read(&store, &first.cursor).await;
     assert_eq!(streams(&second.messages), ["Flowing-1"]);
 
-    for conn in [&mut elsewhere, &mut here] {
-        sqlx::query("ROLLBACK").execute(&mut *conn).await.unwrap();
-    }
+    common::end_transactions(held).await;
 }
 
 /// A transaction that appended many messages and commits late is read

@@ -9,7 +9,7 @@ use beckett::{
 };
 use serde::{Deserialize, Serialize};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::PgPool;
+use sqlx::{Connection, PgConnection, PgPool};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
@@ -71,6 +71,31 @@ pub async fn read_global_until(store: &PostgresStore, count: usize) -> Vec<Envel
             read.len()
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Opens two transactions that hold a transaction id and write nothing,
+/// one in another database of the server and one in the test's, as
+/// sessions left idle in transaction do; end them with
+/// [`end_transactions`].
+pub async fn hold_transaction_ids(connect: &PgConnectOptions) -> Vec<PgConnection> {
+    let mut held = Vec::new();
+    for options in [connect.clone().database("postgres"), connect.clone()] {
+        let mut conn = PgConnection::connect_with(&options).await.unwrap();
+        sqlx::query("BEGIN").execute(&mut conn).await.unwrap();
+        sqlx::query("SELECT pg_current_xact_id()")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        held.push(conn);
+    }
+    held
+}
+
+/// Rolls back the transactions [`hold_transaction_ids`] opened.
+pub async fn end_transactions(held: Vec<PgConnection>) {
+    for mut conn in held {
+        sqlx::query("ROLLBACK").execute(&mut conn).await.unwrap();
     }
 }
 
