@@ -6,19 +6,10 @@ mod common;
 
 use beckett::subscription::FailedCheckpoints;
 use beckett::{Context, Envelope, ExpectedVersion, MessageStorage, NewMessage};
-use common::{counted, eventually, store, Counted, ItemAdded, Running};
+use common::{counted, eventually, handled, record, store, Counted, ItemAdded, Running};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 use std::time::Duration;
-
-async fn record(ctx: &Context) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO handled (stream, position) VALUES ($1, $2)")
-        .bind(ctx.stream())
-        .bind(ctx.position())
-        .execute(ctx.store().pool())
-        .await
-        .map(drop)
-}
 
 #[beckett::subscription(group = "Legacy", messages(ItemAdded), max_retries = 0)]
 async fn items(_: ItemAdded, ctx: Context) -> Result<(), sqlx::Error> {
@@ -112,19 +103,8 @@ async fn start(
     group: &str,
     configure: impl FnOnce(beckett::Builder) -> beckett::Builder,
 ) -> Running {
-    sqlx::query("CREATE TABLE IF NOT EXISTS handled (id bigserial, stream text, position bigint)")
-        .execute(pool)
-        .await
-        .unwrap();
+    common::create_handled(pool).await;
     common::run_group(pool, group, configure)
-}
-
-async fn handled(pool: &PgPool, stream: &str) -> Vec<i64> {
-    sqlx::query_scalar("SELECT position FROM handled WHERE stream = $1 ORDER BY id")
-        .bind(stream)
-        .fetch_all(pool)
-        .await
-        .unwrap()
 }
 
 fn item() -> NewMessage {
@@ -375,10 +355,7 @@ async fn transactions_that_fail_at_commit_count_as_failures(pool: PgPool) {
 async fn the_pool_fits_the_handlers_in_flight(options: PgPoolOptions, connect: PgConnectOptions) {
     let pool = options.connect_with(connect.clone()).await.unwrap();
     let store = store(pool.clone()).await;
-    sqlx::query("CREATE TABLE handled (id bigserial, stream text, position bigint)")
-        .execute(&pool)
-        .await
-        .unwrap();
+    common::create_handled(&pool).await;
     let stop = tokio_util::sync::CancellationToken::new();
     let beckett = beckett::Beckett::builder()
         .database_url(common::workers::database_url(&connect, "crowded"))

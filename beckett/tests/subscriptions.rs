@@ -8,19 +8,10 @@ use beckett::{
     Beckett, Context, Envelope, Error, ExpectedVersion, MessageStorage, Metadata, NewMessage,
     PostgresStore,
 };
-use common::{counted, eventually, store, Counted, ItemAdded, Running};
+use common::{counted, eventually, handled, record, store, Counted, ItemAdded, Running};
 use serde_json::json;
 use sqlx::PgPool;
 use std::time::Duration;
-
-async fn record(ctx: &Context) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO handled (stream, position) VALUES ($1, $2)")
-        .bind(ctx.stream())
-        .bind(ctx.position())
-        .execute(ctx.store().pool())
-        .await
-        .map(drop)
-}
 
 #[beckett::subscription(group = "Retries", category = "Flaky", max_retries = 2)]
 async fn flaky(envelope: Envelope, ctx: Context) -> Result<(), beckett::BoxError> {
@@ -121,21 +112,12 @@ async fn start_with(
     group: &str,
     configure: impl FnOnce(beckett::Builder) -> beckett::Builder,
 ) -> Running {
-    for table in [
-        "CREATE TABLE IF NOT EXISTS handled (id bigserial, stream text, position bigint)",
-        "CREATE TABLE IF NOT EXISTS healed (at timestamptz)",
-    ] {
-        sqlx::query(table).execute(pool).await.unwrap();
-    }
-    common::run_group(pool, group, configure)
-}
-
-async fn handled(pool: &PgPool, stream: &str) -> Vec<i64> {
-    sqlx::query_scalar("SELECT position FROM handled WHERE stream = $1 ORDER BY id")
-        .bind(stream)
-        .fetch_all(pool)
+    common::create_handled(pool).await;
+    sqlx::query("CREATE TABLE IF NOT EXISTS healed (at timestamptz)")
+        .execute(pool)
         .await
-        .unwrap()
+        .unwrap();
+    common::run_group(pool, group, configure)
 }
 
 async fn append_json(store: &PostgresStore, stream: &str, data: &[serde_json::Value]) {

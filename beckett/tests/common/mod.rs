@@ -5,7 +5,7 @@
 pub mod workers;
 
 use beckett::{
-    Beckett, Envelope, GlobalCursor, Message, MessageStorage, NewMessage, PostgresStore,
+    Beckett, Context, Envelope, GlobalCursor, Message, MessageStorage, NewMessage, PostgresStore,
 };
 use serde::{Deserialize, Serialize};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -124,6 +124,34 @@ pub fn run_group(
     let signal = stop.clone();
     let running = tokio::spawn(async move { beckett.run_until(signal.cancelled_owned()).await });
     (stop, running)
+}
+
+/// Creates the `handled` table [`record`] writes to, if it is missing.
+pub async fn create_handled(pool: &PgPool) {
+    sqlx::query("CREATE TABLE IF NOT EXISTS handled (id bigserial, stream text, position bigint)")
+        .execute(pool)
+        .await
+        .unwrap();
+}
+
+/// Records the message being handled, its stream and position, in the
+/// test's `handled` table.
+pub async fn record(ctx: &Context) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO handled (stream, position) VALUES ($1, $2)")
+        .bind(ctx.stream())
+        .bind(ctx.position())
+        .execute(ctx.store().pool())
+        .await
+        .map(drop)
+}
+
+/// The positions of `stream` recorded as handled, in the order handled.
+pub async fn handled(pool: &PgPool, stream: &str) -> Vec<i64> {
+    sqlx::query_scalar("SELECT position FROM handled WHERE stream = $1 ORDER BY id")
+        .bind(stream)
+        .fetch_all(pool)
+        .await
+        .unwrap()
 }
 
 /// Polls `check` until it holds, for up to 20 seconds.
