@@ -52,11 +52,13 @@ impl SubscriptionDescriptor {
     /// Whether a message of this type in this stream is for the
     /// subscription.
     pub(crate) fn selects(&self, message_type: &str, stream: &str) -> bool {
-        (self.messages.is_empty() || self.messages.contains(&message_type))
-            && self
-                .category
-                .is_none_or(|c| crate::store::category(stream) == c)
-            && self.stream.is_none_or(|s| s == stream)
+        super::selection::selects(
+            self.messages,
+            self.category,
+            self.stream,
+            message_type,
+            stream,
+        )
     }
 }
 

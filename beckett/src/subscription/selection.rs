@@ -32,11 +32,27 @@ impl Selection {
 
     /// Whether a message of this type in this stream is selected.
     pub fn selects(&self, message_type: &str, stream: &str) -> bool {
-        (self.types.is_empty() || self.types.iter().any(|t| t == message_type))
-            && self
-                .category
-                .as_deref()
-                .is_none_or(|c| crate::store::category(stream) == c)
-            && self.stream.as_deref().is_none_or(|s| s == stream)
+        selects(
+            &self.types,
+            self.category.as_deref(),
+            self.stream.as_deref(),
+            message_type,
+            stream,
+        )
     }
+}
+
+/// Whether a message of `message_type` in `stream` is among `types` (all,
+/// if empty), in `category` and in `only`, where those are given: the one
+/// rule of selection, for declared and stored subscriptions alike.
+pub(crate) fn selects(
+    types: &[impl AsRef<str>],
+    category: Option<&str>,
+    only: Option<&str>,
+    message_type: &str,
+    stream: &str,
+) -> bool {
+    (types.is_empty() || types.iter().any(|t| t.as_ref() == message_type))
+        && category.is_none_or(|c| crate::store::category(stream) == c)
+        && only.is_none_or(|s| s == stream)
 }
