@@ -1,16 +1,15 @@
 //! [`run`] and [`Beckett`]: configuration, migrations, then the consumers of
 //! every group this process runs, until a shutdown signal.
 
-use crate::config::Config;
-use crate::error::{Error, Result};
-use crate::migrate::{migrate_schema, Schema};
-use crate::store::{connect_pool, PostgresStore};
-use crate::subscription::{engine, registry};
+use beckett_core::state::Storage;
+use beckett_core::subscription::linked_groups;
+use beckett_core::{engine, Config, Error, Result, Schema};
+use beckett_postgres::{connect_pool, migrate_schema, PostgresStore};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
 
 /// Runs every subscription linked into the program, configured from the
 /// environment, until SIGINT or SIGTERM.
@@ -101,7 +100,7 @@ impl Beckett {
     /// # }
     /// ```
     pub async fn run_until(self, signal: impl Future<Output = ()>) -> Result<()> {
-        let groups = registry::linked_groups(self.config.groups.as_deref())?;
+        let groups = linked_groups(self.config.groups.as_deref())?;
         let connections = self.config.connections(groups.len());
         let pool = match self.pool {
             Some(pool) => {
@@ -127,18 +126,12 @@ impl Beckett {
             }
         };
         migrate_schema(&pool, &self.config.schema).await?;
-        let store = PostgresStore::with_schema(pool, &self.config.schema);
-        let shutdown = CancellationToken::new();
-        let consumers = engine::run(self.config, store, groups, shutdown.clone());
-        tokio::pin!(consumers);
-        // The consumers end early only when they cannot start.
-        tokio::select! {
-            result = &mut consumers => return result,
-            () = signal => {}
-        }
-        tracing::info!("shutting down");
-        shutdown.cancel();
-        consumers.await
+        let store = Arc::new(PostgresStore::with_schema(pool, &self.config.schema));
+        let storage = Storage {
+            messages: store.clone(),
+            engine: store,
+        };
+        engine::run_until(self.config, storage, groups, signal).await
     }
 }
 

@@ -1,0 +1,241 @@
+//! The engine's own state: subscriptions and their cursors, per-stream
+//! checkpoints and their reservations, scheduled messages, recurring jobs,
+//! wake-ups and the transactions of `transactional` handlers.
+//!
+//! [`EngineStorage`] is the seam between the engine and the store that
+//! keeps that state. The engine calls nothing else: Postgres and SQLite
+//! implement it, beside the message store or beside a message store of the
+//! application's own.
+
+mod records;
+
+pub use records::{
+    CheckpointInfo, Completed, Cursor, DeclaredJob, Delivered, Failure, KnownJob, Raise,
+    Registered, RemovedJob, Reservation, Reserved,
+};
+
+use crate::error::Result;
+use crate::message::NewMessage;
+use crate::scheduling::Due;
+use crate::store::{Appended, MessageStorage};
+use crate::subscription::Selection;
+use crate::version::ExpectedVersion;
+use futures_util::stream::BoxStream;
+use std::any::Any;
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// The store of the engine's state.
+///
+/// Every method is one atomic step that several processes may take at
+/// once: the store makes reservations exclude each other, and moves a
+/// checkpoint only for the holder of its reservation's token. The
+/// conformance suite checks each promise made here.
+#[async_trait::async_trait]
+pub trait EngineStorage: Any + Send + Sync {
+    // Subscriptions.
+
+    /// Records a subscription if it is new, starting at the first message
+    /// or, `from_end`, after the last one committed now; and what it
+    /// selects, widened to cover every version of the program that
+    /// declares it.
+    async fn register(
+        &self,
+        group: &str,
+        name: &str,
+        from_end: bool,
+        selection: &Selection,
+    ) -> Result<()>;
+
+    /// The subscriptions registered in `group` besides `declared`, each
+    /// with how many of its checkpoints lag.
+    async fn undeclared(&self, group: &str, declared: &[&str]) -> Result<Vec<(String, i64)>>;
+
+    /// Removes a subscription and all of its checkpoints; how many
+    /// checkpoints went, or `None` if it was not registered.
+    async fn remove(&self, group: &str, name: &str) -> Result<Option<u64>>;
+
+    /// Tries to become the group's leader, which alone moves its cursors;
+    /// `None` while another process leads. The lead lasts until the
+    /// returned [`Leadership`] is dropped or its process dies.
+    async fn lead(&self, group: &str) -> Result<Option<Box<dyn Leadership>>>;
+
+    // Checkpoints.
+
+    /// Reserves up to `limit` lagging, due checkpoints of the group's
+    /// `subscriptions`, each under a token of its own, for `timeout`, with
+    /// up to `read` messages of each one's stream after its position if
+    /// the store holds them.
+    async fn reserve(
+        &self,
+        group: &str,
+        subscriptions: &[&str],
+        limit: usize,
+        read: usize,
+        timeout: Duration,
+    ) -> Result<Vec<Reserved>>;
+
+    /// Moves done-with checkpoints to their positions and releases them,
+    /// clearing any retry state; checkpoints whose reservation was taken
+    /// over are left as they are. True when one of them lags again.
+    async fn complete(&self, group: &str, completed: &[Completed]) -> Result<bool>;
+
+    /// Moves a reserved checkpoint to `position`, clearing any retry
+    /// state, and either keeps the reservation for `keep` more or, with
+    /// `None`, releases it. False when the reservation was lost.
+    async fn advance(
+        &self,
+        group: &str,
+        reservation: &Reservation,
+        position: i64,
+        keep: Option<Duration>,
+    ) -> Result<bool>;
+
+    /// Records a failed handler call and releases the reservation; a
+    /// checkpoint never moves back.
+    async fn fail(&self, group: &str, reservation: &Reservation, failure: &Failure) -> Result<()>;
+
+    /// Extends reservations, by token, to last `timeout` from now; returns
+    /// the tokens extended. One busy elsewhere may be left for next time.
+    async fn extend(&self, tokens: &[Uuid], timeout: Duration) -> Result<Vec<Uuid>>;
+
+    /// Releases reservations, by token, not to be reserved again for
+    /// `pause`.
+    async fn release(&self, tokens: &[Uuid], pause: Duration) -> Result<()>;
+
+    // Operators.
+
+    /// Failed checkpoints, of one group or of all.
+    async fn failed(&self, group: Option<&str>) -> Result<Vec<CheckpointInfo>>;
+
+    /// Makes a failed checkpoint due now, from the message that failed.
+    /// False when it is not failed.
+    async fn retry(&self, group: &str, subscription: &str, stream: &str) -> Result<bool>;
+
+    /// Moves a failed checkpoint past the message that failed, recording
+    /// the skip. False when it is not failed.
+    async fn skip(&self, group: &str, subscription: &str, stream: &str) -> Result<bool>;
+
+    // Scheduled messages and recurring jobs.
+
+    /// Keeps `message` to append to `stream` when it is due; returns its
+    /// id.
+    async fn schedule(&self, stream: &str, message: NewMessage, due: Due) -> Result<Uuid>;
+
+    /// Cancels a scheduled message still waiting; false if it was not.
+    async fn cancel_scheduled(&self, id: Uuid) -> Result<bool>;
+
+    /// Appends up to `limit` due scheduled messages to their streams, each
+    /// exactly once.
+    async fn deliver_due(&self, limit: usize) -> Result<Delivered>;
+
+    /// How long until the next scheduled message is due, if one waits.
+    async fn next_due(&self) -> Result<Option<Duration>>;
+
+    /// Records the recurring jobs `group` declares now.
+    async fn declare_jobs(&self, group: &str, jobs: &[DeclaredJob<'_>]) -> Result<Vec<KnownJob>>;
+
+    /// Marks the group's jobs not in `declared` removed; returns them.
+    async fn remove_other_jobs(&self, group: &str, declared: &[&str]) -> Result<Vec<RemovedJob>>;
+
+    // Wake-ups and transactions.
+
+    /// Signals that something changed, for as long as the engine runs: a
+    /// stream that ends leaves the engine to its polls.
+    fn wakeups(&self) -> BoxStream<'static, Wakeup>;
+
+    /// Begins a transaction in which a `transactional` handler's writes
+    /// commit with its checkpoint.
+    async fn begin(&self) -> Result<Box<dyn StateTransaction>>;
+}
+
+/// The lead of one group, held until dropped: the leader alone reads the
+/// subscriptions' cursors and moves them.
+#[async_trait::async_trait]
+pub trait Leadership: Send {
+    /// The subscriptions registered in the group.
+    async fn registered(&mut self) -> Result<Vec<Registered>>;
+
+    /// Raises checkpoints' versions, creating the missing ones, and moves
+    /// subscriptions' cursors, atomically, waking every process's consumer
+    /// unless this one took all the new work. A checkpoint created with a
+    /// `take` token is reserved under it for `timeout`; returns the tokens
+    /// so taken.
+    async fn record(
+        &mut self,
+        raises: &[Raise<'_>],
+        cursors: &[Cursor<'_>],
+        timeout: Duration,
+    ) -> Result<HashSet<Uuid>>;
+}
+
+/// A transaction of the state store that a `transactional` handler writes
+/// in: its writes commit with the checkpoint moved past its message, or
+/// not at all.
+///
+/// A handler reaches the backend's own transaction by
+/// [`TransactionGuard::downcast_mut`](crate::subscription::TransactionGuard::downcast_mut).
+#[async_trait::async_trait]
+pub trait StateTransaction: Any + Send {
+    /// Moves the reserved checkpoint in this transaction, as
+    /// [`EngineStorage::advance`] does.
+    async fn advance(
+        &mut self,
+        group: &str,
+        reservation: &Reservation,
+        position: i64,
+        keep: Option<Duration>,
+    ) -> Result<bool>;
+
+    /// Appends in this transaction, when the message store shares it;
+    /// `None` when it does not, and the append goes to the message store.
+    async fn append(
+        &mut self,
+        stream: &str,
+        expected: ExpectedVersion,
+        messages: Vec<NewMessage>,
+    ) -> Option<Result<Appended>>;
+
+    /// Schedules in this transaction.
+    async fn schedule(&mut self, stream: &str, message: NewMessage, due: Due) -> Result<Uuid>;
+
+    /// Cancels a scheduled message in this transaction.
+    async fn cancel_scheduled(&mut self, id: Uuid) -> Result<bool>;
+
+    /// Commits.
+    async fn commit(self: Box<Self>) -> Result<()>;
+
+    /// Rolls back.
+    async fn rollback(self: Box<Self>) -> Result<()>;
+}
+
+/// What changed, as a wake-up says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Wakeup {
+    /// Messages were appended.
+    Messages,
+    /// The group has new lagging checkpoints.
+    Checkpoints(String),
+    /// A message was scheduled to be due soon.
+    Scheduled,
+    /// Signals may have been lost (a connection dropped): look at
+    /// everything.
+    Missed,
+}
+
+/// What the engine runs on: a message store, and a store of its own state.
+#[derive(Clone)]
+pub struct Storage {
+    /// The message store.
+    pub messages: Arc<dyn MessageStorage>,
+    /// The engine's state.
+    pub engine: Arc<dyn EngineStorage>,
+}
+
+impl std::fmt::Debug for Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Storage").finish_non_exhaustive()
+    }
+}

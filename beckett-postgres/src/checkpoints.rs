@@ -1,0 +1,722 @@
+//! The engine's own state on Postgres: subscriptions' global cursors and
+//! their per-stream checkpoints. All of its SQL is here.
+
+use crate::error::db;
+use crate::listener::channel;
+use crate::store::{raw_message, MESSAGE_COLUMNS};
+use beckett_core::state::{
+    CheckpointInfo, Completed, Cursor, Failure, Raise, Registered, Reservation, Reserved,
+};
+use beckett_core::store::{Pending, Place};
+use beckett_core::subscription::Selection;
+use beckett_core::{GlobalCursor, Result, Schema};
+use sqlx::postgres::types::PgInterval;
+use sqlx::postgres::{PgConnection, PgPool, PgRow};
+use sqlx::Row;
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// Subscription and checkpoint state, in the schema's tables.
+#[derive(Debug, Clone)]
+pub(crate) struct Checkpoints {
+    pool: PgPool,
+    sql: Arc<Statements>,
+}
+
+impl Checkpoints {
+    pub fn new(pool: PgPool, schema: &Schema) -> Self {
+        Self {
+            pool,
+            sql: Arc::new(Statements::new(schema)),
+        }
+    }
+
+    /// Records a subscription if it is new, starting at the first message
+    /// or, `from_end`, after the last one committed now; and what it
+    /// selects, new or not.
+    pub async fn register(
+        &self,
+        group: &str,
+        name: &str,
+        from_end: bool,
+        selection: &Selection,
+    ) -> Result<()> {
+        let types = (!selection.types.is_empty()).then_some(&selection.types);
+        sqlx::query(&self.sql.register)
+            .bind(group)
+            .bind(name)
+            .bind(from_end)
+            .bind(types)
+            .bind(&selection.category)
+            .bind(&selection.stream)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    /// The subscriptions registered in `group` besides `declared`, each
+    /// with how many of its checkpoints lag.
+    pub async fn undeclared(&self, group: &str, declared: &[&str]) -> Result<Vec<(String, i64)>> {
+        sqlx::query_as(&self.sql.undeclared)
+            .bind(group)
+            .bind(declared)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)
+    }
+
+    /// Removes a subscription and its checkpoints; how many checkpoints
+    /// went, or `None` if it was not registered.
+    ///
+    /// The subscription goes first, waiting for any leader's statement
+    /// raising its checkpoints; then its checkpoints, all of them.
+    pub async fn remove(&self, group: &str, name: &str) -> Result<Option<u64>> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let removed = sqlx::query(&self.sql.remove)
+            .bind(group)
+            .bind(name)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        if removed.rows_affected() == 0 {
+            return Ok(None);
+        }
+        let checkpoints = sqlx::query(&self.sql.remove_checkpoints)
+            .bind(group)
+            .bind(name)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(Some(checkpoints.rows_affected()))
+    }
+
+    /// Tries to become the group's global consumer, on a connection of its
+    /// own: the lock lasts as long as that connection.
+    pub async fn try_lead(&self, conn: &mut PgConnection, group: &str) -> Result<bool> {
+        sqlx::query_scalar(&self.sql.try_lead)
+            .bind(group)
+            .fetch_one(conn)
+            .await
+            .map_err(db)
+    }
+
+    /// The subscriptions registered in a group: their cursors and what
+    /// they select.
+    pub async fn registered(
+        &self,
+        conn: &mut PgConnection,
+        group: &str,
+    ) -> Result<Vec<Registered>> {
+        let rows = sqlx::query(&self.sql.registered)
+            .bind(group)
+            .fetch_all(conn)
+            .await
+            .map_err(db)?;
+        rows.iter().map(|row| registered(row).map_err(db)).collect()
+    }
+
+    /// Raises checkpoints' versions, creating the missing ones, and moves
+    /// subscriptions' cursors, in one statement, announcing the group's new
+    /// work to every process unless this one took all of it. A checkpoint
+    /// created with a `take` token is reserved under it for `timeout`;
+    /// returns the tokens so taken.
+    pub async fn record_batch(
+        &self,
+        conn: &mut PgConnection,
+        group: &str,
+        raises: &[Raise<'_>],
+        cursors: &[Cursor<'_>],
+        timeout: Duration,
+    ) -> Result<HashSet<Uuid>> {
+        let subscriptions: Vec<&str> = raises.iter().map(|r| r.subscription).collect();
+        let streams: Vec<&str> = raises.iter().map(|r| r.stream).collect();
+        let versions: Vec<i64> = raises.iter().map(|r| r.version).collect();
+        let firsts: Vec<i64> = raises.iter().map(|r| r.first).collect();
+        let tokens: Vec<Option<Uuid>> = raises.iter().map(|r| r.take).collect();
+        let names: Vec<&str> = cursors.iter().map(|c| c.subscription).collect();
+        let registrations: Vec<i64> = cursors.iter().map(|c| c.registration).collect();
+        let transactions: Vec<i64> = cursors
+            .iter()
+            .map(|c| c.cursor.frontier().transaction_id)
+            .collect();
+        let positions: Vec<i64> = cursors
+            .iter()
+            .map(|c| c.cursor.frontier().global_position)
+            .collect();
+        let pending: Vec<sqlx::types::Json<&[Pending]>> = cursors
+            .iter()
+            .map(|c| sqlx::types::Json(c.cursor.pending()))
+            .collect();
+        let (taken, _announced): (Vec<Uuid>, i64) = sqlx::query_as(&self.sql.record_batch)
+            .bind(group)
+            .bind(subscriptions)
+            .bind(streams)
+            .bind(versions)
+            .bind(tokens)
+            .bind(interval(timeout))
+            .bind(names)
+            .bind(transactions)
+            .bind(positions)
+            .bind(pending)
+            .bind(registrations)
+            .bind(firsts)
+            .fetch_one(conn)
+            .await
+            .map_err(db)?;
+        Ok(taken.into_iter().collect())
+    }
+
+    /// Reserves up to `limit` lagging, due checkpoints of the group's
+    /// `subscriptions`, each under a token of its own, for `timeout`, and
+    /// reads up to `read` messages of each one's stream after its position,
+    /// all in one statement.
+    pub async fn reserve(
+        &self,
+        group: &str,
+        subscriptions: &[&str],
+        limit: usize,
+        read: usize,
+        timeout: Duration,
+    ) -> Result<Vec<Reserved>> {
+        let rows = sqlx::query(&self.sql.reserve)
+            .bind(group)
+            .bind(subscriptions)
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .bind(interval(timeout))
+            .bind(i64::try_from(read).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        let mut reserved: Vec<(Reservation, Vec<_>)> = Vec::new();
+        for row in &rows {
+            let token: Uuid = row.try_get("reserved_by").map_err(db)?;
+            let same = reserved.last().filter(|(r, _)| r.token == token);
+            if same.is_none() {
+                reserved.push((reservation(row).map_err(db)?, Vec::new()));
+            }
+            let (_, messages) = reserved.last_mut().expect("pushed above");
+            // A reservation whose stream had nothing to read comes with no
+            // message.
+            if row.try_get::<Option<Uuid>, _>("id").map_err(db)?.is_some() {
+                messages.push(raw_message(row)?);
+            }
+        }
+        Ok(reserved
+            .into_iter()
+            .map(|(reservation, messages)| Reserved {
+                reservation,
+                messages: Some(messages),
+            })
+            .collect())
+    }
+
+    /// Moves done-with checkpoints to their positions and releases them,
+    /// clearing any retry state. Checkpoints whose reservation was taken
+    /// over are left as they are. True when one of them lags again: its
+    /// stream had new messages meanwhile.
+    ///
+    /// The rows are locked by key first, in the byte order of the key as
+    /// the global consumer locks them, so the two cannot deadlock, then
+    /// updated by the row versions locked, in a second statement that sees
+    /// them. One statement joining on the key
+    /// is at the planner's mercy: on a young table it hashes every
+    /// checkpoint of the group to update a few hundred.
+    pub async fn complete(&self, group: &str, completed: &[Completed]) -> Result<bool> {
+        let mut completed: Vec<&Completed> = completed.iter().collect();
+        completed.sort_by(|a, b| (&a.subscription, &a.stream).cmp(&(&b.subscription, &b.stream)));
+        let subscriptions: Vec<&str> = completed.iter().map(|c| &*c.subscription).collect();
+        let streams: Vec<&str> = completed.iter().map(|c| &*c.stream).collect();
+        let tokens: Vec<Uuid> = completed.iter().map(|c| c.token).collect();
+        let positions: Vec<i64> = completed.iter().map(|c| c.position).collect();
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let locked: Vec<(String, i64)> = sqlx::query_as(&self.sql.lock_completed)
+            .bind(group)
+            .bind(subscriptions)
+            .bind(streams)
+            .bind(tokens)
+            .bind(positions)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?;
+        let (rows, positions): (Vec<String>, Vec<i64>) = locked.into_iter().unzip();
+        let lagging = sqlx::query_scalar(&self.sql.complete)
+            .bind(rows)
+            .bind(positions)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(lagging)
+    }
+
+    /// Moves a reserved checkpoint to `position`, clearing any retry state,
+    /// and either keeps the reservation for `keep` more or, with `None`,
+    /// releases it; on `conn` when it must commit with a handler's writes.
+    /// False when the reservation was lost.
+    pub async fn advance(
+        &self,
+        conn: Option<&mut PgConnection>,
+        group: &str,
+        reservation: &Reservation,
+        position: i64,
+        keep: Option<Duration>,
+    ) -> Result<bool> {
+        let query = sqlx::query(&self.sql.advance)
+            .bind(group)
+            .bind(&reservation.subscription)
+            .bind(&reservation.stream)
+            .bind(reservation.token)
+            .bind(position)
+            .bind(keep.map(interval));
+        let done = match conn {
+            Some(conn) => query.execute(conn).await.map_err(db)?,
+            None => query.execute(&self.pool).await.map_err(db)?,
+        };
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Records a failed handler call and releases the reservation.
+    pub async fn fail(
+        &self,
+        group: &str,
+        reservation: &Reservation,
+        failure: &Failure,
+    ) -> Result<()> {
+        sqlx::query(&self.sql.fail)
+            .bind(group)
+            .bind(&reservation.subscription)
+            .bind(&reservation.stream)
+            .bind(reservation.token)
+            .bind(failure.position)
+            .bind(i32::try_from(failure.attempts).unwrap_or(i32::MAX))
+            .bind(&failure.error)
+            .bind(failure.retry_in.map(interval))
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    /// Extends reservations, by token, to last `timeout` from now; returns
+    /// the tokens extended. Checkpoints another statement has locked (a
+    /// completion, a raise) are left for the next time rather than waited
+    /// for, so this never deadlocks with those, which lock in key order.
+    pub async fn extend(&self, tokens: &[Uuid], timeout: Duration) -> Result<Vec<Uuid>> {
+        sqlx::query_scalar(&self.sql.extend)
+            .bind(tokens)
+            .bind(interval(timeout))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)
+    }
+
+    /// Releases reservations, by token, not to be reserved again for
+    /// `pause`.
+    pub async fn release(&self, tokens: &[Uuid], pause: Duration) -> Result<()> {
+        sqlx::query(&self.sql.release)
+            .bind(tokens)
+            .bind(interval(pause))
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    /// Failed checkpoints, of one group or of all.
+    pub async fn failed(&self, group: Option<&str>) -> Result<Vec<CheckpointInfo>> {
+        let rows = sqlx::query(&self.sql.failed)
+            .bind(group)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        rows.iter()
+            .map(|row| checkpoint_info(row).map_err(db))
+            .collect()
+    }
+
+    /// Makes a failed checkpoint due now, from the message that failed.
+    /// False when it is not failed.
+    pub async fn retry(&self, group: &str, subscription: &str, stream: &str) -> Result<bool> {
+        self.on_failed(&self.sql.retry, group, subscription, stream)
+            .await
+    }
+
+    /// Moves a failed checkpoint past the message that failed, recording
+    /// the skip. False when it is not failed.
+    pub async fn skip(&self, group: &str, subscription: &str, stream: &str) -> Result<bool> {
+        self.on_failed(&self.sql.skip, group, subscription, stream)
+            .await
+    }
+
+    /// Runs an operator's statement on one failed checkpoint; false when
+    /// it touched none.
+    async fn on_failed(
+        &self,
+        sql: &str,
+        group: &str,
+        subscription: &str,
+        stream: &str,
+    ) -> Result<bool> {
+        let done = sqlx::query(sql)
+            .bind(group)
+            .bind(subscription)
+            .bind(stream)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+/// A subscription as the registered statement returns it.
+fn registered(row: &PgRow) -> sqlx::Result<Registered> {
+    let known: bool = row.try_get("selection_known")?;
+    let selection = known
+        .then(|| -> sqlx::Result<Selection> {
+            Ok(Selection {
+                types: row
+                    .try_get::<Option<Vec<String>>, _>("message_types")?
+                    .unwrap_or_default(),
+                category: row.try_get("category")?,
+                stream: row.try_get("stream")?,
+            })
+        })
+        .transpose()?;
+    let pending: sqlx::types::Json<Vec<Pending>> = row.try_get("pending")?;
+    Ok(Registered {
+        name: row.try_get("name")?,
+        registration: row.try_get("registration")?,
+        cursor: GlobalCursor::new(
+            Place {
+                transaction_id: row.try_get("transaction_id")?,
+                global_position: row.try_get("global_position")?,
+            },
+            pending.0,
+        ),
+        selection,
+    })
+}
+
+/// A reservation as the reserve statement returns it.
+fn reservation(row: &PgRow) -> sqlx::Result<Reservation> {
+    Ok(Reservation {
+        subscription: row.try_get("subscription")?,
+        stream: row.try_get("reserved_stream")?,
+        position: row.try_get("reserved_position")?,
+        attempts: attempts(row)?,
+        token: row.try_get("reserved_by")?,
+    })
+}
+
+/// A checkpoint as the operators' statements return it.
+fn checkpoint_info(row: &PgRow) -> sqlx::Result<CheckpointInfo> {
+    Ok(CheckpointInfo {
+        group: row.try_get("group_name")?,
+        subscription: row.try_get("subscription")?,
+        stream: row.try_get("stream_name")?,
+        stream_version: row.try_get("stream_version")?,
+        stream_position: row.try_get("stream_position")?,
+        status: row.try_get("status")?,
+        attempts: attempts(row)?,
+        last_error: row.try_get("last_error")?,
+        process_at: row.try_get("process_at")?,
+    })
+}
+
+/// A row's count of attempts, kept as an `integer`.
+fn attempts(row: &PgRow) -> sqlx::Result<u32> {
+    let attempts: i32 = row.try_get("attempts")?;
+    Ok(attempts.try_into().unwrap_or_default())
+}
+
+/// A duration as Postgres holds it, to the microsecond.
+fn interval(duration: Duration) -> PgInterval {
+    PgInterval {
+        months: 0,
+        days: 0,
+        microseconds: i64::try_from(duration.as_micros()).unwrap_or(i64::MAX),
+    }
+}
+
+/// The statements, written once for the schema.
+#[derive(Debug)]
+struct Statements {
+    register: String,
+    try_lead: String,
+    registered: String,
+    undeclared: String,
+    remove: String,
+    remove_checkpoints: String,
+    record_batch: String,
+    reserve: String,
+    lock_completed: String,
+    complete: String,
+    advance: String,
+    fail: String,
+    extend: String,
+    release: String,
+    failed: String,
+    retry: String,
+    skip: String,
+}
+
+impl Statements {
+    fn new(schema: &Schema) -> Self {
+        let s = schema.quoted();
+        let key = "group_name = $1 AND subscription = $2 AND stream_name = $3";
+        let checkpoints_channel = channel(schema, "checkpoints");
+        Self {
+            // From the end: past the newest message the snapshot shows
+            // committed, owing the transactions it shows running below it,
+            // and keeping the snapshot to tell history from new messages.
+            // What it selects grows to cover every version that declares
+            // it: while two versions run, the leader routes for both.
+            register: format!(
+                "INSERT INTO {s}.subscriptions AS s
+                    (group_name, name, transaction_id, global_position, pending, start_snapshot,
+                     message_types, category, stream, selection_known)
+                 SELECT $1, $2, coalesce(last.transaction_id, 0), coalesce(last.global_position, 0),
+                     coalesce((
+                         SELECT jsonb_agg(jsonb_build_object(
+                             'transaction_id', id::text::bigint, 'after', 0) ORDER BY id)
+                         FROM pg_snapshot_xip(pg_current_snapshot()) AS id
+                         WHERE id::text::bigint < last.transaction_id), '[]'),
+                     pg_current_snapshot(), $4, $5, $6, true
+                 FROM (SELECT) AS now
+                 LEFT JOIN LATERAL (
+                     SELECT transaction_id, global_position FROM {s}.messages
+                     ORDER BY transaction_id DESC, global_position DESC LIMIT 1) AS last ON true
+                 WHERE $3
+                 UNION ALL
+                 SELECT $1, $2, 0, 0, '[]', NULL, $4, $5, $6, true WHERE NOT $3
+                 ON CONFLICT (group_name, name) DO UPDATE
+                 SET message_types = CASE
+                         WHEN NOT s.selection_known THEN EXCLUDED.message_types
+                         WHEN s.message_types IS NULL OR EXCLUDED.message_types IS NULL THEN NULL
+                         ELSE ARRAY(
+                             SELECT DISTINCT t
+                             FROM unnest(s.message_types || EXCLUDED.message_types) AS t
+                             ORDER BY t)
+                         END,
+                     category = CASE WHEN NOT s.selection_known
+                         OR s.category IS NOT DISTINCT FROM EXCLUDED.category
+                         THEN EXCLUDED.category END,
+                     stream = CASE WHEN NOT s.selection_known
+                         OR s.stream IS NOT DISTINCT FROM EXCLUDED.stream
+                         THEN EXCLUDED.stream END,
+                     selection_known = true"
+            ),
+            try_lead: format!(
+                "SELECT pg_try_advisory_lock(hashtextextended('beckett global {} ' || $1, 0))",
+                schema.as_str()
+            ),
+            undeclared: format!(
+                "SELECT s.name, (
+                     SELECT count(*) FROM {s}.checkpoints AS c
+                     WHERE c.group_name = s.group_name AND c.subscription = s.name
+                         AND c.stream_version > c.stream_position AND c.status <> 'failed')
+                 FROM {s}.subscriptions AS s
+                 WHERE s.group_name = $1 AND s.name <> ALL($2)
+                 ORDER BY s.name"
+            ),
+            remove: format!("DELETE FROM {s}.subscriptions WHERE group_name = $1 AND name = $2"),
+            remove_checkpoints: format!(
+                "DELETE FROM {s}.checkpoints WHERE group_name = $1 AND subscription = $2"
+            ),
+            registered: format!(
+                "SELECT name, registration, transaction_id, global_position, pending,
+                     selection_known, message_types, category, stream
+                 FROM {s}.subscriptions WHERE group_name = $1"
+            ),
+            // An existing checkpoint keeps its holder: only a created one
+            // is reserved under the token offered. Every process is told
+            // of the rest. A subscription that started at the end creates
+            // a stream's checkpoint past the messages its starting snapshot
+            // showed committed: those are a prefix of the stream, since
+            // appenders of one stream wait for each other, and end before
+            // the first position read now, which is new. The
+            // subscriptions raised for are locked against removal until
+            // this commits, so a removal takes every checkpoint with it.
+            record_batch: format!(
+                "WITH raised AS (
+                    INSERT INTO {s}.checkpoints AS c
+                        (group_name, subscription, stream_name, stream_version, stream_position,
+                         reserved_by, reserved_until, process_at)
+                    SELECT $1, v.subscription, v.stream, v.version,
+                        CASE WHEN s.start_snapshot IS NULL OR v.first = 1 OR EXISTS (
+                            SELECT FROM {s}.checkpoints AS e
+                            WHERE e.group_name = $1 AND e.subscription = v.subscription
+                                AND e.stream_name = v.stream)
+                        THEN 0
+                        ELSE coalesce((
+                            SELECT m.stream_position FROM {s}.messages AS m
+                            WHERE m.stream_name = v.stream AND m.stream_position < v.first
+                                AND pg_visible_in_snapshot(
+                                    m.transaction_id::text::xid8, s.start_snapshot)
+                            ORDER BY m.stream_position DESC LIMIT 1), 0)
+                        END,
+                        v.token,
+                        CASE WHEN v.token IS NOT NULL THEN now() + $6::interval END,
+                        now() + CASE WHEN v.token IS NOT NULL THEN $6::interval ELSE '0' END
+                    FROM unnest($2::text[], $3::text[], $4::bigint[], $5::uuid[], $12::bigint[])
+                        AS v (subscription, stream, version, token, first)
+                    JOIN {s}.subscriptions AS s ON s.group_name = $1 AND s.name = v.subscription
+                    ORDER BY v.subscription COLLATE \"C\", v.stream COLLATE \"C\"
+                    FOR KEY SHARE OF s
+                    ON CONFLICT (group_name, subscription, stream_name) DO UPDATE
+                    SET stream_version = greatest(c.stream_version, EXCLUDED.stream_version),
+                        updated_at = now()
+                    RETURNING c.reserved_by
+                ), moved AS (
+                    UPDATE {s}.subscriptions AS s
+                    SET transaction_id = m.t, global_position = m.p, pending = m.pending
+                    FROM unnest(
+                        $7::text[], $8::bigint[], $9::bigint[], $10::jsonb[], $11::bigint[])
+                        AS m (name, t, p, pending, registration)
+                    WHERE s.group_name = $1 AND s.name = m.name
+                        AND s.registration = m.registration
+                ), taken AS (
+                    SELECT reserved_by FROM raised WHERE reserved_by = ANY($5)
+                ), announced AS (
+                    SELECT pg_notify('{checkpoints_channel}', $1)
+                    WHERE (SELECT count(*) FROM raised) > (SELECT count(*) FROM taken)
+                )
+                SELECT ARRAY(SELECT reserved_by FROM taken), (SELECT count(*) FROM announced)"
+            ),
+            // The update finds the rows by the row versions locked: a join
+            // on the key would hash the whole table. A row changed and
+            // committed after the statement's snapshot is locked in its new
+            // version, which the update cannot see: it stays unreserved, to
+            // be taken by a later round. Messages and checkpoints come from
+            // one snapshot: a checkpoint raised by a transaction that
+            // committed after it was taken reads fewer messages than it lags
+            // by, and is reserved again once released.
+            reserve: format!(
+                "WITH ready AS (
+                    SELECT ctid FROM {s}.checkpoints
+                    WHERE group_name = $1 AND subscription = ANY($2)
+                        AND stream_version > stream_position AND status <> 'failed'
+                        AND process_at <= now()
+                        AND (reserved_until IS NULL OR reserved_until < now())
+                    ORDER BY process_at
+                    LIMIT $3
+                    FOR UPDATE SKIP LOCKED
+                ), reserved AS (
+                    UPDATE {s}.checkpoints AS c
+                    SET reserved_by = gen_random_uuid(), reserved_until = now() + $4,
+                        process_at = now() + $4
+                    WHERE c.ctid = ANY(ARRAY(SELECT ctid FROM ready))
+                    RETURNING c.subscription, c.stream_name AS reserved_stream,
+                        c.stream_position AS reserved_position, c.attempts, c.reserved_by
+                )
+                SELECT r.*, {MESSAGE_COLUMNS}
+                FROM reserved AS r
+                LEFT JOIN LATERAL (
+                    SELECT {MESSAGE_COLUMNS} FROM {s}.messages
+                    WHERE stream_name = r.reserved_stream
+                        AND stream_position > r.reserved_position
+                    ORDER BY stream_position LIMIT $5
+                ) AS m ON true
+                ORDER BY r.reserved_by, m.stream_position"
+            ),
+            lock_completed: format!(
+                "SELECT k.ctid::text, d.position
+                 FROM unnest($2::text[], $3::text[], $4::uuid[], $5::bigint[])
+                     AS d (subscription, stream, token, position)
+                 CROSS JOIN LATERAL (
+                     SELECT ctid FROM {s}.checkpoints
+                     WHERE group_name = $1 AND subscription = d.subscription
+                         AND stream_name = d.stream AND reserved_by = d.token
+                     FOR UPDATE
+                 ) AS k"
+            ),
+            complete: format!(
+                "WITH completed AS (
+                    UPDATE {s}.checkpoints AS c
+                    SET stream_position = d.position, status = 'active', attempts = 0,
+                        last_error = NULL, reserved_by = NULL, reserved_until = NULL,
+                        process_at = now(), updated_at = now()
+                    FROM unnest($1::text[]::tid[], $2::bigint[]) AS d (row, position)
+                    WHERE c.ctid = ANY($1::text[]::tid[]) AND c.ctid = d.row
+                    RETURNING c.stream_version > c.stream_position AS lagging
+                )
+                SELECT coalesce(bool_or(lagging), false) FROM completed"
+            ),
+            // Only the holder of the reservation's token moves the
+            // checkpoint: a process whose reservation expired and was taken
+            // over matches no row.
+            advance: format!(
+                "UPDATE {s}.checkpoints
+                 SET stream_position = $5, status = 'active', attempts = 0, last_error = NULL,
+                     reserved_by = CASE WHEN $6::interval IS NULL THEN NULL ELSE reserved_by END,
+                     reserved_until = now() + $6::interval,
+                     process_at = now() + coalesce($6::interval, interval '0'), updated_at = now()
+                 WHERE {key} AND reserved_by = $4"
+            ),
+            fail: format!(
+                "UPDATE {s}.checkpoints
+                 SET stream_position = $5, attempts = $6, last_error = $7,
+                     status = CASE WHEN $8::interval IS NULL THEN 'failed' ELSE 'retry' END,
+                     process_at = now() + coalesce($8::interval, interval '0'),
+                     reserved_by = NULL, reserved_until = NULL, updated_at = now()
+                 WHERE {key} AND reserved_by = $4 AND stream_position <= $5"
+            ),
+            extend: format!(
+                "WITH held AS (
+                    SELECT ctid FROM {s}.checkpoints WHERE reserved_by = ANY($1)
+                    FOR UPDATE SKIP LOCKED
+                )
+                UPDATE {s}.checkpoints
+                SET reserved_until = now() + $2, process_at = now() + $2
+                WHERE ctid = ANY(ARRAY(SELECT ctid FROM held)) AND reserved_by = ANY($1)
+                RETURNING reserved_by"
+            ),
+            release: format!(
+                "UPDATE {s}.checkpoints
+                 SET reserved_by = NULL, reserved_until = NULL,
+                     process_at = now() + $2
+                 WHERE reserved_by = ANY($1)"
+            ),
+            failed: format!(
+                "SELECT group_name, subscription, stream_name, stream_version, stream_position,
+                        status, attempts, last_error, process_at
+                 FROM {s}.checkpoints
+                 WHERE status = 'failed' AND ($1::text IS NULL OR group_name = $1)
+                 ORDER BY group_name, subscription, stream_name"
+            ),
+            retry: format!(
+                "UPDATE {s}.checkpoints
+                 SET status = 'retry', attempts = 0, process_at = now(), updated_at = now()
+                 WHERE {key} AND status = 'failed'"
+            ),
+            // The failing message is the stream's first after the
+            // checkpoint's position.
+            skip: format!(
+                "WITH failed AS (
+                    SELECT stream_position AS handled, attempts AS failed_attempts,
+                        last_error AS error
+                    FROM {s}.checkpoints WHERE {key} AND status = 'failed' FOR UPDATE
+                ), skipped AS (
+                    UPDATE {s}.checkpoints AS c
+                    SET stream_position = (
+                            SELECT min(m.stream_position) FROM {s}.messages AS m
+                            WHERE m.stream_name = c.stream_name
+                                AND m.stream_position > failed.handled
+                        ),
+                        status = 'active', attempts = 0, last_error = NULL, process_at = now(),
+                        updated_at = now()
+                    FROM failed
+                    WHERE {key}
+                    RETURNING c.stream_position, failed.failed_attempts, failed.error
+                )
+                INSERT INTO {s}.skipped_messages
+                    (group_name, subscription, stream_name, stream_position, attempts, last_error)
+                SELECT $1, $2, $3, stream_position, failed_attempts, error FROM skipped"
+            ),
+        }
+    }
+}

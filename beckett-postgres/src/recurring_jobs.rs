@@ -1,0 +1,76 @@
+//! The engine's record of the recurring jobs each group declares. All of
+//! its SQL is here.
+
+use crate::error::db;
+use beckett_core::state::{DeclaredJob, KnownJob, RemovedJob};
+use beckett_core::{Result, Schema};
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
+/// The `recurring_jobs` table.
+#[derive(Debug, Clone)]
+pub(crate) struct RecurringJobs {
+    pool: PgPool,
+    declare: String,
+    remove_others: String,
+}
+
+impl RecurringJobs {
+    pub fn new(pool: PgPool, schema: &Schema) -> Self {
+        let s = schema.quoted();
+        Self {
+            pool,
+            // A job declared again after its removal counts as new.
+            declare: format!(
+                "INSERT INTO {s}.recurring_jobs AS j (group_name, name, cron, stream_name)
+                SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[])
+                ON CONFLICT (group_name, name) DO UPDATE
+                SET cron = EXCLUDED.cron, stream_name = EXCLUDED.stream_name, removed_at = NULL,
+                    declared_at = CASE WHEN j.removed_at IS NULL THEN j.declared_at ELSE now() END
+                RETURNING name, declared_at, clock_timestamp()"
+            ),
+            remove_others: format!(
+                "UPDATE {s}.recurring_jobs SET removed_at = now()
+                WHERE group_name = $1 AND removed_at IS NULL AND name <> ALL($2)
+                RETURNING name, cron, stream_name"
+            ),
+        }
+    }
+
+    /// Records the jobs `group` declares now; returns, for each, when it
+    /// was first declared, with the database's clock at the time of the
+    /// answer.
+    pub async fn declare(&self, group: &str, jobs: &[DeclaredJob<'_>]) -> Result<Vec<KnownJob>> {
+        let rows: Vec<(String, DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(&self.declare)
+            .bind(group)
+            .bind(jobs.iter().map(|j| j.name).collect::<Vec<_>>())
+            .bind(jobs.iter().map(|j| j.cron).collect::<Vec<_>>())
+            .bind(jobs.iter().map(|j| j.stream).collect::<Vec<_>>())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(rows
+            .into_iter()
+            .map(|(name, declared_at, store_now)| KnownJob {
+                name,
+                declared_at,
+                store_now,
+            })
+            .collect())
+    }
+
+    /// Marks removed the jobs `group` declared before but not among
+    /// `declared`, and returns them.
+    pub async fn remove_others(&self, group: &str, declared: &[&str]) -> Result<Vec<RemovedJob>> {
+        let rows: Vec<(String, String, String)> = sqlx::query_as(&self.remove_others)
+            .bind(group)
+            .bind(declared)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(rows
+            .into_iter()
+            .map(|(name, cron, stream)| RemovedJob { name, cron, stream })
+            .collect())
+    }
+}

@@ -1,0 +1,332 @@
+//! Scheduled messages on Postgres: scheduling, cancelling, and moving due
+//! messages into the store. All of their SQL is here.
+
+use crate::error::{db, has_code};
+use crate::listener::channel;
+use crate::store::{limit_to_sql, Batch, PostgresStore};
+use beckett_core::scheduling::Due;
+use beckett_core::state::Delivered;
+use beckett_core::store::validate_stream_name;
+use beckett_core::{Error, NewMessage, Result, Schema};
+use sqlx::PgConnection;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// Which streams a round of delivery moves messages to.
+#[derive(Debug, Clone, Copy)]
+enum Streams<'a> {
+    All,
+    /// Those that exist already.
+    Existing,
+    /// This one, which did not exist when looked for.
+    New(&'a str),
+}
+
+/// Whether `error` is a statement that gave up waiting for a lock
+/// (`lock_not_available`).
+fn waited_for_a_lock(error: &Error) -> bool {
+    has_code(error, "55P03")
+}
+
+impl PostgresStore {
+    /// Appends `message` to `stream` when it is [`Due`]: at a time (a
+    /// `chrono::DateTime<Utc>` or `SystemTime`), or after a delay (a
+    /// `Duration`). Returns the message's id, which cancels it and which it
+    /// has once appended.
+    ///
+    /// A time in the past is due at once. The message is appended by the
+    /// scheduler of a process running `beckett::run`, exactly once,
+    /// not before its time. A delay of 100,000 years or more is
+    /// [`Error::DelayTooLong`].
+    ///
+    /// ```no_run
+    /// # async fn demo(store: beckett::PostgresStore) -> beckett::Result<()> {
+    /// use beckett::NewMessage;
+    /// use std::time::Duration;
+    ///
+    /// let expire = NewMessage::from_json("CartExpired", serde_json::json!({ "cart": 7 }));
+    /// let id = store.schedule("Cart-7", expire, Duration::from_secs(30 * 60)).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn schedule(
+        &self,
+        stream: &str,
+        message: NewMessage,
+        due: impl Into<Due>,
+    ) -> Result<Uuid> {
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        self.schedule_in(&mut conn, stream, message, due).await
+    }
+
+    /// Schedules like [`schedule`](Self::schedule), on the caller's
+    /// connection: inside a transaction, the message is scheduled if the
+    /// transaction commits and never if it rolls back.
+    ///
+    /// ```no_run
+    /// # async fn demo(store: beckett::PostgresStore) -> Result<(), beckett::BoxError> {
+    /// use beckett::NewMessage;
+    /// use std::time::Duration;
+    ///
+    /// let mut tx = store.pool().begin().await?;
+    /// sqlx::query("INSERT INTO trials (account) VALUES (9)").execute(&mut *tx).await?;
+    /// let ended = NewMessage::from_json("TrialEnded", serde_json::json!({ "account": 9 }));
+    /// store.schedule_in(&mut tx, "Account-9", ended, Duration::from_secs(14 * 24 * 3600)).await?;
+    /// tx.commit().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn schedule_in(
+        &self,
+        conn: &mut PgConnection,
+        stream: &str,
+        message: NewMessage,
+        due: impl Into<Due>,
+    ) -> Result<Uuid> {
+        validate_stream_name(stream)?;
+        let batch = Batch::new(vec![message])?;
+        let (at, delay) = match due.into().check(stream)? {
+            Due::At(at) => (Some(at), None),
+            Due::In(delay) => (None, Some(delay.as_micros() as i64)),
+        };
+        sqlx::query(&self.scheduling.schedule)
+            .bind(batch.ids[0])
+            .bind(stream)
+            .bind(&batch.types[0])
+            .bind(&batch.data[0])
+            .bind(&batch.metadata[0])
+            .bind(at)
+            .bind(delay)
+            .execute(conn)
+            .await
+            .map_err(db)?;
+        Ok(batch.ids[0])
+    }
+
+    /// Takes back a scheduled message that is still waiting. Returns
+    /// whether it was: `false` means it was appended already, cancelled
+    /// already, or never scheduled.
+    ///
+    /// ```no_run
+    /// # async fn demo(store: beckett::PostgresStore, id: uuid::Uuid) -> beckett::Result<()> {
+    /// if !store.cancel_scheduled(id).await? {
+    ///     println!("{id} was no longer waiting");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn cancel_scheduled(&self, id: Uuid) -> Result<bool> {
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        self.cancel_scheduled_in(&mut conn, id).await
+    }
+
+    /// Cancels like [`cancel_scheduled`](Self::cancel_scheduled), on the
+    /// caller's connection: inside a transaction, the cancellation holds if
+    /// it commits.
+    ///
+    /// ```no_run
+    /// # async fn demo(store: beckett::PostgresStore, id: uuid::Uuid) -> Result<(), beckett::BoxError> {
+    /// let mut tx = store.pool().begin().await?;
+    /// let cancelled = store.cancel_scheduled_in(&mut tx, id).await?;
+    /// tx.commit().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn cancel_scheduled_in(&self, conn: &mut PgConnection, id: Uuid) -> Result<bool> {
+        let deleted = sqlx::query(&self.scheduling.cancel)
+            .bind(id)
+            .execute(conn)
+            .await
+            .map_err(db)?;
+        Ok(deleted.rows_affected() > 0)
+    }
+
+    /// Moves up to `limit` due messages into the store; returns how many
+    /// were moved, and whether some were held back by another writer.
+    /// Messages another scheduler is moving are left to it.
+    ///
+    /// It never waits for another writer. A stream's row locked by an
+    /// appender holds back that stream's messages only. A stream whose
+    /// first message another transaction is inserting cannot be seen
+    /// without waiting for it: the statement gives up on such a wait at
+    /// once, and the messages of streams that already exist are moved
+    /// without the new ones, which come back in a later round.
+    pub(crate) async fn deliver_due(&self, limit: usize) -> Result<Delivered> {
+        match self.deliver(limit, Streams::All).await {
+            Err(error) if waited_for_a_lock(&error) => {}
+            moved => {
+                return Ok(Delivered {
+                    moved: moved?,
+                    held_back: false,
+                })
+            }
+        }
+        let mut moved = self.deliver(limit, Streams::Existing).await?;
+        let mut held_back = false;
+        let new: Vec<String> = sqlx::query_scalar(&self.scheduling.new_streams_due)
+            .bind(limit_to_sql(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        for stream in &new {
+            match self.deliver(limit, Streams::New(stream)).await {
+                Err(error) if waited_for_a_lock(&error) => held_back = true,
+                one => moved += one?,
+            }
+        }
+        Ok(Delivered { moved, held_back })
+    }
+
+    /// Moves up to `limit` due messages to `streams` into the store,
+    /// failing rather than waiting for a lock.
+    async fn deliver(&self, limit: usize, streams: Streams<'_>) -> Result<usize> {
+        let (new_streams, only) = match streams {
+            Streams::All => (true, None),
+            Streams::Existing => (false, None),
+            Streams::New(stream) => (true, Some(stream)),
+        };
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        sqlx::query("SET LOCAL lock_timeout = '1ms'")
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        let rows: Vec<(Uuid, String, bool)> = sqlx::query_as(&self.scheduling.deliver)
+            .bind(limit_to_sql(limit))
+            .bind(new_streams)
+            .bind(only)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        let mut delivered = 0;
+        for (id, stream, appended) in rows {
+            if appended {
+                delivered += 1;
+            } else {
+                tracing::warn!(
+                    %id, stream,
+                    "dropped a scheduled message: the store already holds a message with its id"
+                );
+            }
+        }
+        if delivered > 0 {
+            self.announce();
+        }
+        Ok(delivered)
+    }
+
+    /// How long until the next scheduled message is due (zero if one is
+    /// due now); `None` when none is waiting.
+    pub(crate) async fn next_due(&self) -> Result<Option<Duration>> {
+        let micros: Option<i64> = sqlx::query_scalar(&self.scheduling.next_due)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(micros.map(|micros| Duration::from_micros(micros.max(0).unsigned_abs())))
+    }
+}
+
+/// The scheduling statements, written once for the store's schema.
+#[derive(Debug)]
+pub(crate) struct Statements {
+    schedule: String,
+    cancel: String,
+    deliver: String,
+    new_streams_due: String,
+    next_due: String,
+}
+
+impl Statements {
+    pub(crate) fn new(schema: &Schema) -> Self {
+        let s = schema.quoted();
+        let schema_name = schema.as_str();
+        let channel = channel(schema, "scheduled");
+        Self {
+            // The notification wakes the schedulers when the transaction
+            // commits, however long it ran; one transaction's are merged.
+            schedule: format!(
+                "WITH scheduled AS (
+                    INSERT INTO {s}.scheduled_messages (id, stream_name, type, data, metadata, deliver_at)
+                    VALUES ($1, $2, $3, $4, $5,
+                        coalesce($6, clock_timestamp() + $7 * interval '1 microsecond'))
+                    RETURNING deliver_at
+                )
+                SELECT pg_notify('{channel}', '') FROM scheduled"
+            ),
+            cancel: format!("DELETE FROM {s}.scheduled_messages WHERE id = $1"),
+            // One statement takes due messages off the schedule and appends
+            // them, so each is appended once or, on any error, stays
+            // scheduled. One scheduler at a time moves messages (the others
+            // find the lock taken and move none), so within a stream they
+            // are appended in due order, and messages due together in the
+            // order they were scheduled. It never waits for a lock: messages
+            // whose cancellation is in flight, or whose stream another
+            // transaction is appending to, wait for a later round; so do,
+            // unless `$2`, messages to streams that do not exist yet. Those
+            // are stepped over within the first ten batches due, so a busy
+            // stream holds back only its own messages. A message
+            // whose id the store already holds is taken off but not
+            // appended.
+            deliver: format!(
+                "WITH waiting AS (
+                    SELECT id, stream_name, deliver_at, sequence FROM {s}.scheduled_messages
+                    WHERE deliver_at <= now() AND ($3::text IS NULL OR stream_name = $3)
+                        AND (SELECT pg_try_advisory_xact_lock(
+                            hashtextextended('beckett scheduler {schema_name}', 0)))
+                    ORDER BY deliver_at, sequence
+                    LIMIT $1 * 10
+                ), free AS (
+                    SELECT stream_name FROM {s}.streams
+                    WHERE stream_name IN (SELECT stream_name FROM waiting)
+                    FOR UPDATE SKIP LOCKED
+                ), taken AS (
+                    SELECT sm.id FROM {s}.scheduled_messages AS sm
+                    JOIN waiting AS w USING (id)
+                    WHERE w.stream_name IN (SELECT stream_name FROM free)
+                        OR $2 AND NOT EXISTS (
+                            SELECT FROM {s}.streams st WHERE st.stream_name = w.stream_name)
+                    ORDER BY w.deliver_at, w.sequence
+                    LIMIT $1
+                    FOR UPDATE OF sm SKIP LOCKED
+                ), due AS (
+                    DELETE FROM {s}.scheduled_messages sm
+                    USING taken t
+                    WHERE sm.id = t.id
+                    RETURNING sm.id, sm.sequence, sm.stream_name, sm.type, sm.data, sm.metadata,
+                        sm.deliver_at
+                ), fresh AS (
+                    SELECT * FROM due
+                    WHERE NOT EXISTS (SELECT FROM {s}.messages m WHERE m.id = due.id)
+                ), counts AS (
+                    SELECT stream_name, count(*) AS n FROM fresh GROUP BY stream_name
+                ), streams AS (
+                    INSERT INTO {s}.streams AS st (stream_name, version)
+                    SELECT stream_name, n FROM counts
+                    ON CONFLICT (stream_name) DO UPDATE SET version = st.version + EXCLUDED.version
+                    RETURNING st.stream_name, st.version
+                ), appended AS (
+                    INSERT INTO {s}.messages (id, stream_name, stream_position, type, data, metadata)
+                    SELECT f.id, f.stream_name,
+                        st.version - c.n
+                            + row_number() OVER (PARTITION BY f.stream_name ORDER BY f.deliver_at, f.sequence),
+                        f.type, f.data, f.metadata
+                    FROM fresh f
+                    JOIN counts c USING (stream_name)
+                    JOIN streams st USING (stream_name)
+                    ORDER BY f.deliver_at, f.sequence
+                    RETURNING id
+                )
+                SELECT d.id, d.stream_name, EXISTS (SELECT FROM appended a WHERE a.id = d.id)
+                FROM due d"
+            ),
+            new_streams_due: format!(
+                "SELECT DISTINCT stream_name FROM {s}.scheduled_messages AS sm
+                WHERE deliver_at <= now()
+                    AND NOT EXISTS (
+                        SELECT FROM {s}.streams st WHERE st.stream_name = sm.stream_name)
+                LIMIT $1"
+            ),
+            // By the database's clock, which decides what is due.
+            next_due: format!(
+                "SELECT (extract(epoch FROM min(deliver_at) - clock_timestamp()) * 1000000)::bigint
+                FROM {s}.scheduled_messages"
+            ),
+        }
+    }
+}

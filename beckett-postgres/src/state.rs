@@ -1,0 +1,170 @@
+//! The engine's state on Postgres: [`PostgresStore`] as the
+//! [`EngineStorage`], beside its message store.
+
+use crate::checkpoints::Checkpoints;
+use crate::error::db;
+use crate::listener;
+use crate::store::PostgresStore;
+use crate::transaction::PostgresTransaction;
+use beckett_core::scheduling::Due;
+use beckett_core::state::{
+    CheckpointInfo, Completed, Cursor, DeclaredJob, Delivered, EngineStorage, Failure, KnownJob,
+    Leadership, Raise, Registered, RemovedJob, Reservation, Reserved, StateTransaction, Wakeup,
+};
+use beckett_core::subscription::Selection;
+use beckett_core::{NewMessage, Result};
+use futures_util::stream::BoxStream;
+use sqlx::PgConnection;
+use std::collections::HashSet;
+use std::time::Duration;
+use uuid::Uuid;
+
+#[async_trait::async_trait]
+impl EngineStorage for PostgresStore {
+    async fn register(
+        &self,
+        group: &str,
+        name: &str,
+        from_end: bool,
+        selection: &Selection,
+    ) -> Result<()> {
+        self.checkpoints
+            .register(group, name, from_end, selection)
+            .await
+    }
+
+    async fn undeclared(&self, group: &str, declared: &[&str]) -> Result<Vec<(String, i64)>> {
+        self.checkpoints.undeclared(group, declared).await
+    }
+
+    async fn remove(&self, group: &str, name: &str) -> Result<Option<u64>> {
+        self.checkpoints.remove(group, name).await
+    }
+
+    /// The lead is a session advisory lock, held on a connection of the
+    /// leader's own: it ends with the connection, so a process that dies
+    /// hands the lead on.
+    async fn lead(&self, group: &str) -> Result<Option<Box<dyn Leadership>>> {
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        if !self.checkpoints.try_lead(&mut conn, group).await? {
+            return Ok(None);
+        }
+        Ok(Some(Box::new(Leader {
+            checkpoints: self.checkpoints.clone(),
+            group: group.to_owned(),
+            conn: conn.detach(),
+        })))
+    }
+
+    async fn reserve(
+        &self,
+        group: &str,
+        subscriptions: &[&str],
+        limit: usize,
+        read: usize,
+        timeout: Duration,
+    ) -> Result<Vec<Reserved>> {
+        self.checkpoints
+            .reserve(group, subscriptions, limit, read, timeout)
+            .await
+    }
+
+    async fn complete(&self, group: &str, completed: &[Completed]) -> Result<bool> {
+        self.checkpoints.complete(group, completed).await
+    }
+
+    async fn advance(
+        &self,
+        group: &str,
+        reservation: &Reservation,
+        position: i64,
+        keep: Option<Duration>,
+    ) -> Result<bool> {
+        self.checkpoints
+            .advance(None, group, reservation, position, keep)
+            .await
+    }
+
+    async fn fail(&self, group: &str, reservation: &Reservation, failure: &Failure) -> Result<()> {
+        self.checkpoints.fail(group, reservation, failure).await
+    }
+
+    async fn extend(&self, tokens: &[Uuid], timeout: Duration) -> Result<Vec<Uuid>> {
+        self.checkpoints.extend(tokens, timeout).await
+    }
+
+    async fn release(&self, tokens: &[Uuid], pause: Duration) -> Result<()> {
+        self.checkpoints.release(tokens, pause).await
+    }
+
+    async fn failed(&self, group: Option<&str>) -> Result<Vec<CheckpointInfo>> {
+        self.checkpoints.failed(group).await
+    }
+
+    async fn retry(&self, group: &str, subscription: &str, stream: &str) -> Result<bool> {
+        self.checkpoints.retry(group, subscription, stream).await
+    }
+
+    async fn skip(&self, group: &str, subscription: &str, stream: &str) -> Result<bool> {
+        self.checkpoints.skip(group, subscription, stream).await
+    }
+
+    async fn schedule(&self, stream: &str, message: NewMessage, due: Due) -> Result<Uuid> {
+        PostgresStore::schedule(self, stream, message, due).await
+    }
+
+    async fn cancel_scheduled(&self, id: Uuid) -> Result<bool> {
+        PostgresStore::cancel_scheduled(self, id).await
+    }
+
+    async fn deliver_due(&self, limit: usize) -> Result<Delivered> {
+        PostgresStore::deliver_due(self, limit).await
+    }
+
+    async fn next_due(&self) -> Result<Option<Duration>> {
+        PostgresStore::next_due(self).await
+    }
+
+    async fn declare_jobs(&self, group: &str, jobs: &[DeclaredJob<'_>]) -> Result<Vec<KnownJob>> {
+        self.jobs.declare(group, jobs).await
+    }
+
+    async fn remove_other_jobs(&self, group: &str, declared: &[&str]) -> Result<Vec<RemovedJob>> {
+        self.jobs.remove_others(group, declared).await
+    }
+
+    fn wakeups(&self) -> BoxStream<'static, Wakeup> {
+        listener::wakeups(self)
+    }
+
+    async fn begin(&self) -> Result<Box<dyn StateTransaction>> {
+        Ok(Box::new(PostgresTransaction::begin(self).await?))
+    }
+}
+
+/// A group's lead: the connection that holds its lock.
+struct Leader {
+    checkpoints: Checkpoints,
+    group: String,
+    conn: PgConnection,
+}
+
+#[async_trait::async_trait]
+impl Leadership for Leader {
+    async fn registered(&mut self) -> Result<Vec<Registered>> {
+        self.checkpoints
+            .registered(&mut self.conn, &self.group)
+            .await
+    }
+
+    async fn record(
+        &mut self,
+        raises: &[Raise<'_>],
+        cursors: &[Cursor<'_>],
+        timeout: Duration,
+    ) -> Result<HashSet<Uuid>> {
+        self.checkpoints
+            .record_batch(&mut self.conn, &self.group, raises, cursors, timeout)
+            .await
+    }
+}

@@ -1,0 +1,579 @@
+//! The message store on Postgres. All of its SQL is here.
+
+use crate::checkpoints::Checkpoints;
+use crate::error::db;
+use crate::listener::channel;
+use crate::recurring_jobs::RecurringJobs;
+use crate::scheduled;
+use beckett_core::store::Place;
+use beckett_core::store::{validate_stream_name, GlobalReader};
+use beckett_core::{
+    Appended, Envelope, Error, ExpectedVersion, GlobalCursor, GlobalRead, MessageStorage, Metadata,
+    NewMessage, RawMessage, Result, Schema,
+};
+use serde_json::Value;
+use sqlx::postgres::{PgConnection, PgPool, PgRow};
+use sqlx::{Connection, Row};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// The announcer's states: nothing on its way, a notification on its way,
+/// and one on its way with another asked for.
+const IDLE: u8 = 0;
+const SENDING: u8 = 1;
+const SENDING_AGAIN: u8 = 2;
+
+/// The message store and the engine's state on Postgres, in the tables
+/// [`migrate`](crate::migrate) creates.
+///
+/// Cheap to clone: clones share the pool.
+///
+/// ```no_run
+/// # async fn demo() -> beckett::Result<()> {
+/// use beckett::{ExpectedVersion, MessageStorage, NewMessage, PostgresStore};
+///
+/// let pool = beckett::connect("postgres://localhost/app").await?;
+/// beckett::migrate(&pool).await?;
+/// let store = PostgresStore::new(pool);
+/// let ping = NewMessage::from_json("Ping", serde_json::json!({}));
+/// store.append("Pinger-1", ExpectedVersion::Any, vec![ping]).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pub(crate) pool: PgPool,
+    pub(crate) schema: Schema,
+    sql: Arc<Statements>,
+    pub(crate) scheduling: Arc<scheduled::Statements>,
+    pub(crate) checkpoints: Checkpoints,
+    pub(crate) jobs: RecurringJobs,
+    announcing: Arc<AtomicU8>,
+}
+
+impl PostgresStore {
+    /// A store in the default schema, `beckett`.
+    ///
+    /// ```no_run
+    /// # async fn demo(pool: sqlx::PgPool) {
+    /// let store = beckett::PostgresStore::new(pool);
+    /// # }
+    /// ```
+    pub fn new(pool: PgPool) -> Self {
+        Self::with_schema(pool, &Schema::default())
+    }
+
+    /// A store in the given schema, migrated with
+    /// [`migrate_schema`](crate::migrate_schema).
+    ///
+    /// ```no_run
+    /// # async fn demo(pool: sqlx::PgPool) -> beckett::Result<()> {
+    /// use beckett::{PostgresStore, Schema};
+    ///
+    /// let schema = Schema::new("events")?;
+    /// beckett::migrate_schema(&pool, &schema).await?;
+    /// let store = PostgresStore::with_schema(pool, &schema);
+    /// # Ok(()) }
+    /// ```
+    pub fn with_schema(pool: PgPool, schema: &Schema) -> Self {
+        Self {
+            sql: Arc::new(Statements::new(schema)),
+            scheduling: Arc::new(scheduled::Statements::new(schema)),
+            checkpoints: Checkpoints::new(pool.clone(), schema),
+            jobs: RecurringJobs::new(pool.clone(), schema),
+            schema: schema.clone(),
+            announcing: Arc::default(),
+            pool,
+        }
+    }
+
+    /// The pool the store runs on.
+    ///
+    /// ```no_run
+    /// # fn demo(store: &beckett::PostgresStore) {
+    /// let connections = store.pool().size();
+    /// # }
+    /// ```
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Appends like [`MessageStorage::append`], on the caller's connection:
+    /// inside a transaction, the messages commit or roll back with the
+    /// caller's own writes.
+    ///
+    /// A wrong expected version returns the error without aborting the
+    /// caller's transaction.
+    ///
+    /// ```no_run
+    /// # async fn demo(store: beckett::PostgresStore) -> Result<(), beckett::BoxError> {
+    /// use beckett::{ExpectedVersion, NewMessage};
+    ///
+    /// let mut tx = store.pool().begin().await?;
+    /// sqlx::query("UPDATE orders SET placed = true WHERE id = 1").execute(&mut *tx).await?;
+    /// let placed = NewMessage::from_json("OrderPlaced", serde_json::json!({ "order_id": 1 }));
+    /// store.append_in(&mut tx, "Order-1", ExpectedVersion::Any, vec![placed]).await?;
+    /// tx.commit().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn append_in(
+        &self,
+        conn: &mut PgConnection,
+        stream: &str,
+        expected: ExpectedVersion,
+        messages: Vec<NewMessage>,
+    ) -> Result<Appended> {
+        let appended = self.append_on(conn, stream, expected, messages).await?;
+        if !appended.global_positions.is_empty() {
+            // Delivered when the caller commits, and not at all on rollback.
+            sqlx::query(&self.sql.announce)
+                .execute(conn)
+                .await
+                .map_err(db)?;
+        }
+        Ok(appended)
+    }
+
+    /// Announces new messages to the consumers listening, after they
+    /// committed. One notification is on its way at a time: an append that
+    /// commits while one is sent asks for one more, sent when that one is
+    /// done, so every append is followed by a notification sent after its
+    /// commit, a burst of appends costs a few, and no commit waits on one.
+    pub(crate) fn announce(&self) {
+        let mut state = self.announcing.load(Ordering::Acquire);
+        loop {
+            let next = match state {
+                IDLE => SENDING,
+                SENDING => SENDING_AGAIN,
+                _ => return,
+            };
+            match self
+                .announcing
+                .compare_exchange(state, next, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) if state == IDLE => break,
+                Ok(_) => return,
+                Err(actual) => state = actual,
+            }
+        }
+        let (pool, sql, announcing) =
+            (self.pool.clone(), self.sql.clone(), self.announcing.clone());
+        tokio::spawn(async move {
+            loop {
+                if let Err(error) = sqlx::query(&sql.announce).execute(&pool).await {
+                    tracing::debug!(%error, "cannot announce new messages; consumers poll for them");
+                }
+                let done =
+                    announcing.compare_exchange(SENDING, IDLE, Ordering::AcqRel, Ordering::Acquire);
+                if done.is_ok() {
+                    return;
+                }
+                announcing.store(SENDING, Ordering::Release);
+            }
+        });
+    }
+
+    async fn append_on(
+        &self,
+        conn: &mut PgConnection,
+        stream: &str,
+        expected: ExpectedVersion,
+        messages: Vec<NewMessage>,
+    ) -> Result<Appended> {
+        validate_stream_name(stream)?;
+        let batch = Batch::new(messages)?;
+        if batch.len() == 0 {
+            let actual = self.stream_version(conn, stream).await?;
+            return check(stream, expected, actual).map(|()| Appended {
+                stream_version: actual,
+                global_positions: Vec::new(),
+            });
+        }
+        let (statement, condition) = match expected {
+            ExpectedVersion::Any => (&self.sql.append_creating, Condition::AllowExisting(true)),
+            ExpectedVersion::NoStream | ExpectedVersion::Exact(0) => {
+                (&self.sql.append_creating, Condition::AllowExisting(false))
+            }
+            ExpectedVersion::StreamExists => (&self.sql.append_existing, Condition::Version(None)),
+            ExpectedVersion::Exact(version) => {
+                (&self.sql.append_existing, Condition::Version(Some(version)))
+            }
+        };
+        let query = sqlx::query(statement).bind(stream).bind(batch.len());
+        let query = match condition {
+            Condition::AllowExisting(allow) => query.bind(allow),
+            Condition::Version(version) => query.bind(version),
+        };
+        let rows = query
+            .bind(&batch.ids)
+            .bind(&batch.types)
+            .bind(&batch.data)
+            .bind(&batch.metadata)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db)?;
+        let Some(last) = rows.last() else {
+            let actual = self.stream_version(conn, stream).await?;
+            return Err(Error::WrongExpectedVersion {
+                stream: stream.to_owned(),
+                expected,
+                actual,
+            });
+        };
+        Ok(Appended {
+            stream_version: last.try_get("stream_position").map_err(db)?,
+            global_positions: rows
+                .iter()
+                .map(|row| row.try_get("global_position"))
+                .collect::<Result<_, _>>()
+                .map_err(db)?,
+        })
+    }
+
+    /// Reads the global order, on `reader` if given, else on the pool.
+    async fn read_feed(
+        &self,
+        reader: Option<&mut PgConnection>,
+        after: &GlobalCursor,
+        limit: usize,
+        bodies: Option<&[&str]>,
+    ) -> Result<GlobalRead<RawMessage>> {
+        let (owed, owed_after) = after.owed();
+        let query = sqlx::query(&self.sql.read_global)
+            .bind(after.frontier().transaction_id)
+            .bind(after.frontier().global_position)
+            .bind(owed)
+            .bind(owed_after)
+            .bind(limit_to_sql(limit))
+            .bind(bodies);
+        let rows = match reader {
+            Some(reader) => query.fetch_all(reader).await.map_err(db)?,
+            None => query.fetch_all(&self.pool).await.map_err(db)?,
+        };
+        let (mut running, mut horizon) = (Vec::new(), i64::MAX);
+        let mut messages = Vec::with_capacity(rows.len());
+        for row in &rows {
+            match row.try_get::<Option<Vec<i64>>, _>("running").map_err(db)? {
+                Some(ids) => {
+                    running = ids;
+                    horizon = row.try_get("horizon").map_err(db)?;
+                }
+                None => messages.push(raw_message(row)?),
+            }
+        }
+        // Every transaction id stored or kept was taken before the snapshot
+        // was: one past it comes from a cluster whose ids ran higher.
+        let newest = messages
+            .iter()
+            .map(|m| m.envelope.transaction_id)
+            .chain([after.frontier().transaction_id])
+            .max()
+            .unwrap_or_default();
+        if newest >= horizon {
+            return Err(Error::TransactionIdsBehind {
+                stored: newest,
+                next: horizon,
+            });
+        }
+        let place = |m: &RawMessage| Place {
+            transaction_id: m.envelope.transaction_id,
+            global_position: m.envelope.global_position,
+        };
+        messages.sort_by_key(place);
+        let read: Vec<Place> = messages.iter().map(place).collect();
+        let cursor = after.advanced(&read, messages.len() >= limit, &running);
+        Ok(GlobalRead { messages, cursor })
+    }
+
+    async fn stream_version(&self, conn: &mut PgConnection, stream: &str) -> Result<i64> {
+        let version: Option<i64> = sqlx::query_scalar(&self.sql.stream_version)
+            .bind(stream)
+            .fetch_optional(conn)
+            .await
+            .map_err(db)?;
+        Ok(version.unwrap_or(0))
+    }
+}
+
+#[async_trait::async_trait]
+impl MessageStorage for PostgresStore {
+    async fn append(
+        &self,
+        stream: &str,
+        expected: ExpectedVersion,
+        messages: Vec<NewMessage>,
+    ) -> Result<Appended> {
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        let appended = self
+            .append_on(&mut conn, stream, expected, messages)
+            .await?;
+        if !appended.global_positions.is_empty() {
+            self.announce();
+        }
+        Ok(appended)
+    }
+
+    async fn read_stream_raw(
+        &self,
+        stream: &str,
+        from: i64,
+        limit: usize,
+    ) -> Result<Vec<RawMessage>> {
+        validate_stream_name(stream)?;
+        let query = sqlx::query(&self.sql.read_stream)
+            .bind(stream)
+            .bind(from)
+            .bind(limit_to_sql(limit));
+        query
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?
+            .iter()
+            .map(raw_message)
+            .collect()
+    }
+
+    /// Only messages of the `bodies` types come with their data and
+    /// metadata; the others carry what the reader routes on.
+    async fn read_global_raw(
+        &self,
+        after: &GlobalCursor,
+        limit: usize,
+        bodies: Option<&[&str]>,
+    ) -> Result<GlobalRead<RawMessage>> {
+        self.read_feed(None, after, limit, bodies).await
+    }
+
+    async fn last_message(&self, stream: &str) -> Result<Option<RawMessage>> {
+        let row = sqlx::query(&self.sql.read_last)
+            .bind(stream)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        row.as_ref().map(raw_message).transpose()
+    }
+
+    /// A connection of its own, which runs the read's generic plan,
+    /// sparing a plan per read: the statement is long to plan, and read
+    /// at every wake-up.
+    async fn reader(&self) -> Result<Box<dyn GlobalReader + '_>> {
+        let options = self
+            .pool
+            .connect_options()
+            .as_ref()
+            .clone()
+            .options([("plan_cache_mode", "force_generic_plan")]);
+        let connection = PgConnection::connect_with(&options).await.map_err(db)?;
+        Ok(Box::new(Reader {
+            store: self,
+            connection,
+        }))
+    }
+}
+
+/// A reader of the global order on a connection of its own.
+struct Reader<'a> {
+    store: &'a PostgresStore,
+    connection: PgConnection,
+}
+
+#[async_trait::async_trait]
+impl GlobalReader for Reader<'_> {
+    async fn read(
+        &mut self,
+        after: &GlobalCursor,
+        limit: usize,
+        bodies: Option<&[&str]>,
+    ) -> Result<GlobalRead<RawMessage>> {
+        let reader = Some(&mut self.connection);
+        self.store.read_feed(reader, after, limit, bodies).await
+    }
+}
+
+/// How an append statement checks the stream's version.
+enum Condition {
+    /// The stream may be created; may it already exist?
+    AllowExisting(bool),
+    /// The stream must exist, at this version if one is given.
+    Version(Option<i64>),
+}
+
+fn check(stream: &str, expected: ExpectedVersion, actual: i64) -> Result<()> {
+    if expected.matches(actual) {
+        Ok(())
+    } else {
+        Err(Error::WrongExpectedVersion {
+            stream: stream.to_owned(),
+            expected,
+            actual,
+        })
+    }
+}
+
+pub(crate) fn limit_to_sql(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+/// A batch of messages as the columns the append statement unnests.
+pub(crate) struct Batch {
+    pub ids: Vec<Uuid>,
+    pub types: Vec<String>,
+    pub data: Vec<Value>,
+    pub metadata: Vec<Value>,
+}
+
+impl Batch {
+    pub fn new(messages: Vec<NewMessage>) -> Result<Self> {
+        let mut batch = Self {
+            ids: Vec::with_capacity(messages.len()),
+            types: Vec::with_capacity(messages.len()),
+            data: Vec::with_capacity(messages.len()),
+            metadata: Vec::with_capacity(messages.len()),
+        };
+        for message in messages {
+            let encoded = message.encode()?;
+            batch.ids.push(encoded.id);
+            batch.types.push(encoded.message_type);
+            batch.data.push(encoded.data);
+            batch.metadata.push(encoded.metadata);
+        }
+        Ok(batch)
+    }
+
+    pub fn len(&self) -> i64 {
+        limit_to_sql(self.ids.len())
+    }
+}
+
+/// The columns of `messages` that [`raw_message`] maps, in the order the
+/// read statements select them.
+pub(crate) const MESSAGE_COLUMNS: &str = "global_position, id, stream_name, stream_position, \
+    type, data, metadata, timestamp, transaction_id";
+
+/// As many typed nulls as [`MESSAGE_COLUMNS`] names, for a row beside them
+/// that carries something else.
+const NO_MESSAGE: &str = "NULL::bigint, NULL::uuid, NULL::text, NULL::bigint, NULL::text, \
+    NULL::jsonb, NULL::jsonb, NULL::timestamptz, NULL::bigint";
+
+/// Maps a row of the read statements to a message, its metadata as stored.
+/// A message read without its body has null data and metadata.
+pub(crate) fn raw_message(row: &PgRow) -> Result<RawMessage> {
+    Ok(RawMessage {
+        envelope: Envelope {
+            id: row.try_get("id").map_err(db)?,
+            stream: row.try_get("stream_name").map_err(db)?,
+            position: row.try_get("stream_position").map_err(db)?,
+            global_position: row.try_get("global_position").map_err(db)?,
+            transaction_id: row.try_get("transaction_id").map_err(db)?,
+            message_type: row.try_get("type").map_err(db)?,
+            data: row
+                .try_get::<Option<Value>, _>("data")
+                .map_err(db)?
+                .unwrap_or_default(),
+            metadata: Metadata::default(),
+            timestamp: row.try_get("timestamp").map_err(db)?,
+        },
+        metadata: row
+            .try_get::<Option<Value>, _>("metadata")
+            .map_err(db)?
+            .unwrap_or_default(),
+    })
+}
+
+/// The store's statements, written once for its schema.
+#[derive(Debug)]
+struct Statements {
+    append_creating: String,
+    append_existing: String,
+    stream_version: String,
+    announce: String,
+    read_stream: String,
+    read_last: String,
+    read_global: String,
+}
+
+impl Statements {
+    fn new(schema: &Schema) -> Self {
+        let s = schema.quoted();
+        // Both appends lock the stream's row while they bump its version, so
+        // concurrent appenders of one stream queue there and each sees the
+        // version its predecessor committed. The messages take positions
+        // below the new version; when the version check fails the stream CTE
+        // yields no row and nothing is inserted.
+        let insert_messages = format!(
+            "appended AS (
+                INSERT INTO {s}.messages (id, stream_name, stream_position, type, data, metadata)
+                SELECT m.id, $1, stream.version - $2 + m.ordinality, m.type, m.data, m.metadata
+                FROM stream,
+                    unnest($4::uuid[], $5::text[], $6::jsonb[], $7::jsonb[])
+                        WITH ORDINALITY AS m (id, type, data, metadata, ordinality)
+                ORDER BY m.ordinality
+                RETURNING stream_position, global_position
+            )
+            SELECT stream_position, global_position FROM appended ORDER BY stream_position"
+        );
+        let columns = MESSAGE_COLUMNS;
+        Self {
+            append_creating: format!(
+                "WITH stream AS (
+                    INSERT INTO {s}.streams AS s (stream_name, version) VALUES ($1, $2)
+                    ON CONFLICT (stream_name) DO UPDATE SET version = s.version + EXCLUDED.version
+                    WHERE $3
+                    RETURNING s.version
+                ), {insert_messages}"
+            ),
+            append_existing: format!(
+                "WITH stream AS (
+                    UPDATE {s}.streams SET version = version + $2
+                    WHERE stream_name = $1 AND ($3::bigint IS NULL OR version = $3)
+                    RETURNING version
+                ), {insert_messages}"
+            ),
+            stream_version: format!("SELECT version FROM {s}.streams WHERE stream_name = $1"),
+            announce: format!("NOTIFY \"{}\"", channel(schema, "messages")),
+            read_stream: format!(
+                "SELECT {columns} FROM {s}.messages
+                WHERE stream_name = $1 AND stream_position >= $2
+                ORDER BY stream_position LIMIT $3"
+            ),
+            read_last: format!(
+                "SELECT {columns} FROM {s}.messages
+                WHERE stream_name = $1
+                ORDER BY stream_position DESC LIMIT 1"
+            ),
+            // One statement, so one snapshot: the messages it shows
+            // committed past the cursor, those of the transactions the
+            // cursor owes that it shows ended, and, in a row of its own,
+            // the transactions it shows running. Both parts follow the
+            // global order's index whatever the cursor, so its generic plan
+            // serves every read, and a reader can skip planning it.
+            read_global: format!(
+                "WITH late AS (
+                    SELECT m.* FROM unnest($3::bigint[], $4::bigint[]) AS p (transaction_id, after)
+                    CROSS JOIN LATERAL (
+                        SELECT {columns} FROM {s}.messages
+                        WHERE (transaction_id, global_position) > (p.transaction_id, p.after)
+                            AND transaction_id = p.transaction_id
+                        ORDER BY transaction_id, global_position LIMIT $5
+                    ) AS m
+                ), new AS (
+                    SELECT {columns} FROM {s}.messages
+                    WHERE (transaction_id, global_position) > ($1, $2)
+                    ORDER BY transaction_id, global_position LIMIT $5
+                ), read AS (
+                    SELECT * FROM late UNION ALL SELECT * FROM new
+                    ORDER BY transaction_id, global_position LIMIT $5
+                )
+                SELECT global_position, id, stream_name, stream_position, type,
+                    CASE WHEN $6::text[] IS NULL OR type = ANY($6) THEN data END AS data,
+                    CASE WHEN $6::text[] IS NULL OR type = ANY($6) THEN metadata END AS metadata,
+                    timestamp, transaction_id, NULL::bigint[] AS running, NULL::bigint AS horizon
+                FROM read
+                UNION ALL
+                SELECT {NO_MESSAGE}, ARRAY(
+                        SELECT id::text::bigint FROM pg_snapshot_xip(pg_current_snapshot()) AS id),
+                    pg_snapshot_xmax(pg_current_snapshot())::text::bigint"
+            ),
+        }
+    }
+}
