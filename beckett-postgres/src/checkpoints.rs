@@ -2,8 +2,7 @@
 //! their per-stream checkpoints. All of its SQL is here.
 
 use crate::error::db;
-use crate::listener::channel;
-use crate::store::{raw_message, MESSAGE_COLUMNS};
+use crate::sql::{channel, raw_message, MESSAGE_COLUMNS};
 use beckett_core::state::{
     CheckpointInfo, Completed, Cursor, Failure, Raise, Registered, Reservation, Reserved,
 };

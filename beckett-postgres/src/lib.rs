@@ -6,6 +6,7 @@
 //! running and remembered in the cursor; wake-ups travel by LISTEN/NOTIFY.
 #![deny(missing_docs)]
 
+mod announce;
 mod checkpoints;
 mod connect;
 mod error;
@@ -13,6 +14,7 @@ mod listener;
 mod migrate;
 mod recurring_jobs;
 mod scheduled;
+mod sql;
 mod state;
 mod store;
 mod transaction;

@@ -1,25 +1,19 @@
 //! Wake-ups by LISTEN/NOTIFY: appends announce new messages, leaders
 //! announce lagging checkpoints, scheduling announces messages due soon.
 
-use crate::store::PostgresStore;
+use crate::sql::channel;
 use beckett_core::state::Wakeup;
 use beckett_core::{Backoff, Schema};
 use futures_util::stream::{self, BoxStream, StreamExt};
-use sqlx::postgres::{PgListener, PgPoolOptions};
+use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
 use tokio::sync::mpsc;
-
-/// The notification channel for `topic`, unique to `schema`.
-pub(crate) fn channel(schema: &Schema, topic: &str) -> String {
-    format!("{}_{topic}", schema.as_str())
-}
 
 /// The store's notifications as wake-ups, until the stream is dropped. A
 /// lost connection is made again, after a backoff while it fails, and
 /// each time says [`Wakeup::Missed`]: notifications sent meanwhile are
 /// lost.
-pub(crate) fn wakeups(store: &PostgresStore) -> BoxStream<'static, Wakeup> {
+pub(crate) fn wakeups(pool: &PgPool, schema: &Schema) -> BoxStream<'static, Wakeup> {
     let (sender, receiver) = mpsc::unbounded_channel();
-    let schema = &store.schema;
     let channels = [
         channel(schema, "messages"),
         channel(schema, "checkpoints"),
@@ -29,7 +23,7 @@ pub(crate) fn wakeups(store: &PostgresStore) -> BoxStream<'static, Wakeup> {
     // rather than holding one of the store's.
     let own = PgPoolOptions::new()
         .max_connections(1)
-        .connect_lazy_with((*store.pool.connect_options()).clone());
+        .connect_lazy_with((*pool.connect_options()).clone());
     tokio::spawn(async move {
         let mut backoff = Backoff::reconnecting();
         loop {
@@ -60,7 +54,7 @@ pub(crate) fn wakeups(store: &PostgresStore) -> BoxStream<'static, Wakeup> {
 /// Listens on `channels` and passes each notification on as a wake-up,
 /// until the connection fails or nobody listens any more.
 async fn listen(
-    pool: &sqlx::PgPool,
+    pool: &PgPool,
     [messages, checkpoints, scheduled]: &[String; 3],
     sender: &mpsc::UnboundedSender<Wakeup>,
 ) -> sqlx::Result<()> {

@@ -1,14 +1,15 @@
 //! Scheduled messages on Postgres: scheduling, cancelling, and moving due
 //! messages into the store. All of their SQL is here.
 
+use crate::announce::Announcer;
 use crate::error::{db, has_code};
-use crate::listener::channel;
-use crate::store::{limit_to_sql, Batch, PostgresStore};
+use crate::sql::{channel, limit_to_sql, Batch};
 use beckett_core::scheduling::Due;
 use beckett_core::state::Delivered;
 use beckett_core::store::validate_stream_name;
 use beckett_core::{Error, NewMessage, Result, Schema};
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgPool};
+use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -28,66 +29,38 @@ fn waited_for_a_lock(error: &Error) -> bool {
     has_code(error, "55P03")
 }
 
-impl PostgresStore {
-    /// Appends `message` to `stream` when it is [`Due`]: at a time (a
-    /// `chrono::DateTime<Utc>` or `SystemTime`), or after a delay (a
-    /// `Duration`). Returns the message's id, which cancels it and which it
-    /// has once appended.
-    ///
-    /// A time in the past is due at once. The message is appended by the
-    /// scheduler of a process running `beckett::run`, exactly once,
-    /// not before its time. A delay of 100,000 years or more is
-    /// [`Error::DelayTooLong`].
-    ///
-    /// ```no_run
-    /// # async fn demo(store: beckett::PostgresStore) -> beckett::Result<()> {
-    /// use beckett::NewMessage;
-    /// use std::time::Duration;
-    ///
-    /// let expire = NewMessage::from_json("CartExpired", serde_json::json!({ "cart": 7 }));
-    /// let id = store.schedule("Cart-7", expire, Duration::from_secs(30 * 60)).await?;
-    /// # Ok(()) }
-    /// ```
-    pub async fn schedule(
-        &self,
-        stream: &str,
-        message: NewMessage,
-        due: impl Into<Due>,
-    ) -> Result<Uuid> {
-        let mut conn = self.pool.acquire().await.map_err(db)?;
-        self.schedule_in(&mut conn, stream, message, due).await
+/// Scheduled messages: kept until due, then moved into the store.
+#[derive(Debug, Clone)]
+pub(crate) struct Scheduled {
+    pool: PgPool,
+    sql: Arc<Statements>,
+    announcer: Announcer,
+}
+
+impl Scheduled {
+    pub fn new(pool: PgPool, schema: &Schema, announcer: Announcer) -> Self {
+        Self {
+            pool,
+            sql: Arc::new(Statements::new(schema)),
+            announcer,
+        }
     }
 
-    /// Schedules like [`schedule`](Self::schedule), on the caller's
-    /// connection: inside a transaction, the message is scheduled if the
-    /// transaction commits and never if it rolls back.
-    ///
-    /// ```no_run
-    /// # async fn demo(store: beckett::PostgresStore) -> Result<(), beckett::BoxError> {
-    /// use beckett::NewMessage;
-    /// use std::time::Duration;
-    ///
-    /// let mut tx = store.pool().begin().await?;
-    /// sqlx::query("INSERT INTO trials (account) VALUES (9)").execute(&mut *tx).await?;
-    /// let ended = NewMessage::from_json("TrialEnded", serde_json::json!({ "account": 9 }));
-    /// store.schedule_in(&mut tx, "Account-9", ended, Duration::from_secs(14 * 24 * 3600)).await?;
-    /// tx.commit().await?;
-    /// # Ok(()) }
-    /// ```
+    /// Keeps `message` for `stream` until `due`, on `conn`.
     pub async fn schedule_in(
         &self,
         conn: &mut PgConnection,
         stream: &str,
         message: NewMessage,
-        due: impl Into<Due>,
+        due: Due,
     ) -> Result<Uuid> {
         validate_stream_name(stream)?;
         let batch = Batch::new(vec![message])?;
-        let (at, delay) = match due.into().check(stream)? {
+        let (at, delay) = match due {
             Due::At(at) => (Some(at), None),
             Due::In(delay) => (None, Some(delay.as_micros() as i64)),
         };
-        sqlx::query(&self.scheduling.schedule)
+        sqlx::query(&self.sql.schedule)
             .bind(batch.ids[0])
             .bind(stream)
             .bind(&batch.types[0])
@@ -101,35 +74,9 @@ impl PostgresStore {
         Ok(batch.ids[0])
     }
 
-    /// Takes back a scheduled message that is still waiting. Returns
-    /// whether it was: `false` means it was appended already, cancelled
-    /// already, or never scheduled.
-    ///
-    /// ```no_run
-    /// # async fn demo(store: beckett::PostgresStore, id: uuid::Uuid) -> beckett::Result<()> {
-    /// if !store.cancel_scheduled(id).await? {
-    ///     println!("{id} was no longer waiting");
-    /// }
-    /// # Ok(()) }
-    /// ```
-    pub async fn cancel_scheduled(&self, id: Uuid) -> Result<bool> {
-        let mut conn = self.pool.acquire().await.map_err(db)?;
-        self.cancel_scheduled_in(&mut conn, id).await
-    }
-
-    /// Cancels like [`cancel_scheduled`](Self::cancel_scheduled), on the
-    /// caller's connection: inside a transaction, the cancellation holds if
-    /// it commits.
-    ///
-    /// ```no_run
-    /// # async fn demo(store: beckett::PostgresStore, id: uuid::Uuid) -> Result<(), beckett::BoxError> {
-    /// let mut tx = store.pool().begin().await?;
-    /// let cancelled = store.cancel_scheduled_in(&mut tx, id).await?;
-    /// tx.commit().await?;
-    /// # Ok(()) }
-    /// ```
-    pub async fn cancel_scheduled_in(&self, conn: &mut PgConnection, id: Uuid) -> Result<bool> {
-        let deleted = sqlx::query(&self.scheduling.cancel)
+    /// Cancels a scheduled message still waiting, on `conn`.
+    pub async fn cancel_in(&self, conn: &mut PgConnection, id: Uuid) -> Result<bool> {
+        let deleted = sqlx::query(&self.sql.cancel)
             .bind(id)
             .execute(conn)
             .await
@@ -147,7 +94,7 @@ impl PostgresStore {
     /// without waiting for it: the statement gives up on such a wait at
     /// once, and the messages of streams that already exist are moved
     /// without the new ones, which come back in a later round.
-    pub(crate) async fn deliver_due(&self, limit: usize) -> Result<Delivered> {
+    pub async fn deliver_due(&self, limit: usize) -> Result<Delivered> {
         match self.deliver(limit, Streams::All).await {
             Err(error) if waited_for_a_lock(&error) => {}
             moved => {
@@ -159,7 +106,7 @@ impl PostgresStore {
         }
         let mut moved = self.deliver(limit, Streams::Existing).await?;
         let mut held_back = false;
-        let new: Vec<String> = sqlx::query_scalar(&self.scheduling.new_streams_due)
+        let new: Vec<String> = sqlx::query_scalar(&self.sql.new_streams_due)
             .bind(limit_to_sql(limit))
             .fetch_all(&self.pool)
             .await
@@ -186,7 +133,7 @@ impl PostgresStore {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
-        let rows: Vec<(Uuid, String, bool)> = sqlx::query_as(&self.scheduling.deliver)
+        let rows: Vec<(Uuid, String, bool)> = sqlx::query_as(&self.sql.deliver)
             .bind(limit_to_sql(limit))
             .bind(new_streams)
             .bind(only)
@@ -206,15 +153,15 @@ impl PostgresStore {
             }
         }
         if delivered > 0 {
-            self.announce();
+            self.announcer.announce();
         }
         Ok(delivered)
     }
 
     /// How long until the next scheduled message is due (zero if one is
     /// due now); `None` when none is waiting.
-    pub(crate) async fn next_due(&self) -> Result<Option<Duration>> {
-        let micros: Option<i64> = sqlx::query_scalar(&self.scheduling.next_due)
+    pub async fn next_due(&self) -> Result<Option<Duration>> {
+        let micros: Option<i64> = sqlx::query_scalar(&self.sql.next_due)
             .fetch_one(&self.pool)
             .await
             .map_err(db)?;

@@ -118,11 +118,11 @@ impl EngineStorage for PostgresStore {
     }
 
     async fn deliver_due(&self, limit: usize) -> Result<Delivered> {
-        PostgresStore::deliver_due(self, limit).await
+        self.scheduled.deliver_due(limit).await
     }
 
     async fn next_due(&self) -> Result<Option<Duration>> {
-        PostgresStore::next_due(self).await
+        self.scheduled.next_due().await
     }
 
     async fn declare_jobs(&self, group: &str, jobs: &[DeclaredJob<'_>]) -> Result<Vec<KnownJob>> {
@@ -134,7 +134,7 @@ impl EngineStorage for PostgresStore {
     }
 
     fn wakeups(&self) -> BoxStream<'static, Wakeup> {
-        listener::wakeups(self)
+        listener::wakeups(&self.pool, &self.schema)
     }
 
     async fn begin(&self) -> Result<Box<dyn StateTransaction>> {

@@ -1,28 +1,22 @@
 //! The message store on Postgres. All of its SQL is here.
 
+use crate::announce::Announcer;
 use crate::checkpoints::Checkpoints;
 use crate::error::db;
-use crate::listener::channel;
 use crate::recurring_jobs::RecurringJobs;
-use crate::scheduled;
+use crate::scheduled::Scheduled;
+use crate::sql::{limit_to_sql, raw_message, Batch, MESSAGE_COLUMNS, NO_MESSAGE};
+use beckett_core::scheduling::Due;
 use beckett_core::store::Place;
 use beckett_core::store::{validate_stream_name, GlobalReader};
 use beckett_core::{
-    Appended, Envelope, Error, ExpectedVersion, GlobalCursor, GlobalRead, MessageStorage, Metadata,
-    NewMessage, RawMessage, Result, Schema,
+    Appended, Error, ExpectedVersion, GlobalCursor, GlobalRead, MessageStorage, NewMessage,
+    RawMessage, Result, Schema,
 };
-use serde_json::Value;
-use sqlx::postgres::{PgConnection, PgPool, PgRow};
+use sqlx::postgres::{PgConnection, PgPool};
 use sqlx::{Connection, Row};
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use uuid::Uuid;
-
-/// The announcer's states: nothing on its way, a notification on its way,
-/// and one on its way with another asked for.
-const IDLE: u8 = 0;
-const SENDING: u8 = 1;
-const SENDING_AGAIN: u8 = 2;
 
 /// The message store and the engine's state on Postgres, in the tables
 /// [`migrate`](crate::migrate) creates.
@@ -45,10 +39,10 @@ pub struct PostgresStore {
     pub(crate) pool: PgPool,
     pub(crate) schema: Schema,
     sql: Arc<Statements>,
-    pub(crate) scheduling: Arc<scheduled::Statements>,
+    pub(crate) scheduled: Scheduled,
     pub(crate) checkpoints: Checkpoints,
     pub(crate) jobs: RecurringJobs,
-    announcing: Arc<AtomicU8>,
+    pub(crate) announcer: Announcer,
 }
 
 impl PostgresStore {
@@ -76,13 +70,14 @@ impl PostgresStore {
     /// # Ok(()) }
     /// ```
     pub fn with_schema(pool: PgPool, schema: &Schema) -> Self {
+        let announcer = Announcer::new(pool.clone(), schema);
         Self {
             sql: Arc::new(Statements::new(schema)),
-            scheduling: Arc::new(scheduled::Statements::new(schema)),
+            scheduled: Scheduled::new(pool.clone(), schema, announcer.clone()),
             checkpoints: Checkpoints::new(pool.clone(), schema),
             jobs: RecurringJobs::new(pool.clone(), schema),
             schema: schema.clone(),
-            announcing: Arc::default(),
+            announcer,
             pool,
         }
     }
@@ -126,7 +121,7 @@ impl PostgresStore {
         let appended = self.append_on(conn, stream, expected, messages).await?;
         if !appended.global_positions.is_empty() {
             // Delivered when the caller commits, and not at all on rollback.
-            sqlx::query(&self.sql.announce)
+            sqlx::query(self.announcer.statement())
                 .execute(conn)
                 .await
                 .map_err(db)?;
@@ -134,43 +129,91 @@ impl PostgresStore {
         Ok(appended)
     }
 
-    /// Announces new messages to the consumers listening, after they
-    /// committed. One notification is on its way at a time: an append that
-    /// commits while one is sent asks for one more, sent when that one is
-    /// done, so every append is followed by a notification sent after its
-    /// commit, a burst of appends costs a few, and no commit waits on one.
-    pub(crate) fn announce(&self) {
-        let mut state = self.announcing.load(Ordering::Acquire);
-        loop {
-            let next = match state {
-                IDLE => SENDING,
-                SENDING => SENDING_AGAIN,
-                _ => return,
-            };
-            match self
-                .announcing
-                .compare_exchange(state, next, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) if state == IDLE => break,
-                Ok(_) => return,
-                Err(actual) => state = actual,
-            }
-        }
-        let (pool, sql, announcing) =
-            (self.pool.clone(), self.sql.clone(), self.announcing.clone());
-        tokio::spawn(async move {
-            loop {
-                if let Err(error) = sqlx::query(&sql.announce).execute(&pool).await {
-                    tracing::debug!(%error, "cannot announce new messages; consumers poll for them");
-                }
-                let done =
-                    announcing.compare_exchange(SENDING, IDLE, Ordering::AcqRel, Ordering::Acquire);
-                if done.is_ok() {
-                    return;
-                }
-                announcing.store(SENDING, Ordering::Release);
-            }
-        });
+    /// Appends `message` to `stream` when it is [`Due`]: at a time (a
+    /// `chrono::DateTime<Utc>` or `SystemTime`), or after a delay (a
+    /// `Duration`). Returns the message's id, which cancels it and which it
+    /// has once appended.
+    ///
+    /// A time in the past is due at once. The message is appended by the
+    /// scheduler of a process running `beckett::run`, exactly once,
+    /// not before its time. A delay of 100,000 years or more is
+    /// [`Error::DelayTooLong`].
+    ///
+    /// ```no_run
+    /// # async fn demo(store: beckett::PostgresStore) -> beckett::Result<()> {
+    /// use beckett::NewMessage;
+    /// use std::time::Duration;
+    ///
+    /// let expire = NewMessage::from_json("CartExpired", serde_json::json!({ "cart": 7 }));
+    /// let id = store.schedule("Cart-7", expire, Duration::from_secs(30 * 60)).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn schedule(
+        &self,
+        stream: &str,
+        message: NewMessage,
+        due: impl Into<Due>,
+    ) -> Result<Uuid> {
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        self.schedule_in(&mut conn, stream, message, due).await
+    }
+
+    /// Schedules like [`schedule`](Self::schedule), on the caller's
+    /// connection: inside a transaction, the message is scheduled if the
+    /// transaction commits and never if it rolls back.
+    ///
+    /// ```no_run
+    /// # async fn demo(store: beckett::PostgresStore) -> Result<(), beckett::BoxError> {
+    /// use beckett::NewMessage;
+    /// use std::time::Duration;
+    ///
+    /// let mut tx = store.pool().begin().await?;
+    /// sqlx::query("INSERT INTO trials (account) VALUES (9)").execute(&mut *tx).await?;
+    /// let ended = NewMessage::from_json("TrialEnded", serde_json::json!({ "account": 9 }));
+    /// store.schedule_in(&mut tx, "Account-9", ended, Duration::from_secs(14 * 24 * 3600)).await?;
+    /// tx.commit().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn schedule_in(
+        &self,
+        conn: &mut PgConnection,
+        stream: &str,
+        message: NewMessage,
+        due: impl Into<Due>,
+    ) -> Result<Uuid> {
+        let due = due.into().check(stream)?;
+        self.scheduled.schedule_in(conn, stream, message, due).await
+    }
+
+    /// Takes back a scheduled message that is still waiting. Returns
+    /// whether it was: `false` means it was appended already, cancelled
+    /// already, or never scheduled.
+    ///
+    /// ```no_run
+    /// # async fn demo(store: beckett::PostgresStore, id: uuid::Uuid) -> beckett::Result<()> {
+    /// if !store.cancel_scheduled(id).await? {
+    ///     println!("{id} was no longer waiting");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn cancel_scheduled(&self, id: Uuid) -> Result<bool> {
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        self.cancel_scheduled_in(&mut conn, id).await
+    }
+
+    /// Cancels like [`cancel_scheduled`](Self::cancel_scheduled), on the
+    /// caller's connection: inside a transaction, the cancellation holds if
+    /// it commits.
+    ///
+    /// ```no_run
+    /// # async fn demo(store: beckett::PostgresStore, id: uuid::Uuid) -> Result<(), beckett::BoxError> {
+    /// let mut tx = store.pool().begin().await?;
+    /// let cancelled = store.cancel_scheduled_in(&mut tx, id).await?;
+    /// tx.commit().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn cancel_scheduled_in(&self, conn: &mut PgConnection, id: Uuid) -> Result<bool> {
+        self.scheduled.cancel_in(conn, id).await
     }
 
     async fn append_on(
@@ -308,7 +351,7 @@ impl MessageStorage for PostgresStore {
             .append_on(&mut conn, stream, expected, messages)
             .await?;
         if !appended.global_positions.is_empty() {
-            self.announce();
+            self.announcer.announce();
         }
         Ok(appended)
     }
@@ -410,83 +453,12 @@ fn check(stream: &str, expected: ExpectedVersion, actual: i64) -> Result<()> {
     }
 }
 
-pub(crate) fn limit_to_sql(limit: usize) -> i64 {
-    i64::try_from(limit).unwrap_or(i64::MAX)
-}
-
-/// A batch of messages as the columns the append statement unnests.
-pub(crate) struct Batch {
-    pub ids: Vec<Uuid>,
-    pub types: Vec<String>,
-    pub data: Vec<Value>,
-    pub metadata: Vec<Value>,
-}
-
-impl Batch {
-    pub fn new(messages: Vec<NewMessage>) -> Result<Self> {
-        let mut batch = Self {
-            ids: Vec::with_capacity(messages.len()),
-            types: Vec::with_capacity(messages.len()),
-            data: Vec::with_capacity(messages.len()),
-            metadata: Vec::with_capacity(messages.len()),
-        };
-        for message in messages {
-            let encoded = message.encode()?;
-            batch.ids.push(encoded.id);
-            batch.types.push(encoded.message_type);
-            batch.data.push(encoded.data);
-            batch.metadata.push(encoded.metadata);
-        }
-        Ok(batch)
-    }
-
-    pub fn len(&self) -> i64 {
-        limit_to_sql(self.ids.len())
-    }
-}
-
-/// The columns of `messages` that [`raw_message`] maps, in the order the
-/// read statements select them.
-pub(crate) const MESSAGE_COLUMNS: &str = "global_position, id, stream_name, stream_position, \
-    type, data, metadata, timestamp, transaction_id";
-
-/// As many typed nulls as [`MESSAGE_COLUMNS`] names, for a row beside them
-/// that carries something else.
-const NO_MESSAGE: &str = "NULL::bigint, NULL::uuid, NULL::text, NULL::bigint, NULL::text, \
-    NULL::jsonb, NULL::jsonb, NULL::timestamptz, NULL::bigint";
-
-/// Maps a row of the read statements to a message, its metadata as stored.
-/// A message read without its body has null data and metadata.
-pub(crate) fn raw_message(row: &PgRow) -> Result<RawMessage> {
-    Ok(RawMessage {
-        envelope: Envelope {
-            id: row.try_get("id").map_err(db)?,
-            stream: row.try_get("stream_name").map_err(db)?,
-            position: row.try_get("stream_position").map_err(db)?,
-            global_position: row.try_get("global_position").map_err(db)?,
-            transaction_id: row.try_get("transaction_id").map_err(db)?,
-            message_type: row.try_get("type").map_err(db)?,
-            data: row
-                .try_get::<Option<Value>, _>("data")
-                .map_err(db)?
-                .unwrap_or_default(),
-            metadata: Metadata::default(),
-            timestamp: row.try_get("timestamp").map_err(db)?,
-        },
-        metadata: row
-            .try_get::<Option<Value>, _>("metadata")
-            .map_err(db)?
-            .unwrap_or_default(),
-    })
-}
-
 /// The store's statements, written once for its schema.
 #[derive(Debug)]
 struct Statements {
     append_creating: String,
     append_existing: String,
     stream_version: String,
-    announce: String,
     read_stream: String,
     read_last: String,
     read_global: String,
@@ -530,7 +502,6 @@ impl Statements {
                 ), {insert_messages}"
             ),
             stream_version: format!("SELECT version FROM {s}.streams WHERE stream_name = $1"),
-            announce: format!("NOTIFY \"{}\"", channel(schema, "messages")),
             read_stream: format!(
                 "SELECT {columns} FROM {s}.messages
                 WHERE stream_name = $1 AND stream_position >= $2

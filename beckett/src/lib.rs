@@ -4,7 +4,7 @@
 mod runtime;
 
 pub use beckett_core::{
-    category, recurring, scheduling, state, store, subscription, Appended, Backoff, BoxError,
+    category, memory, recurring, scheduling, state, store, subscription, Appended, Backoff, BoxError,
     Config, Context, DecodeError, Encoded, Envelope, Error, ExpectedVersion, GlobalCursor,
     GlobalRead, Message, MessageSet, MessageStorage, Metadata, NewMessage, RawMessage, Result,
     Schema,

@@ -146,7 +146,7 @@ impl Cohort {
         } in registered
         {
             let here = declared.iter().find(|s| s.name == name);
-            let Some(selection) = selection.or_else(|| here.map(|s| Selection::of(s))) else {
+            let Some(selection) = selection.or_else(|| here.map(|s| s.selection())) else {
                 // Registered before selections were kept, and not declared
                 // here: what it selects is unknown until a program that
                 // declares it starts.
@@ -422,7 +422,7 @@ mod tests {
         Route {
             name: "run".to_owned(),
             registration: 1,
-            selection: Selection::of(&descriptor),
+            selection: descriptor.selection(),
             here: true,
         }
     }

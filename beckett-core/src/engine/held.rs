@@ -1,5 +1,4 @@
-//! The reservations a process holds, and the heartbeat that keeps them
-//! alive while it works on them.
+//! The reservations a process holds.
 //!
 //! A reservation lasts the reservation timeout from when it was taken or
 //! last extended. While the process lives, the heartbeat extends every one
@@ -9,11 +8,9 @@
 //! (the database out of reach), a stream stops being handled while its
 //! reservation still has a beat to run.
 
-use super::shared::Engine;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 /// Reservation tokens held, each with when it was taken or last extended.
@@ -50,7 +47,7 @@ impl Held {
     }
 
     /// The reservations taken or extended before `before`.
-    fn older_than(&self, before: Instant) -> Vec<Uuid> {
+    pub fn older_than(&self, before: Instant) -> Vec<Uuid> {
         let held = self.0.lock().expect("never poisoned");
         held.iter()
             .filter(|(_, at)| **at < before)
@@ -60,7 +57,7 @@ impl Held {
 
     /// Records reservations as extended at `at`; those let go of meanwhile
     /// stay gone.
-    fn extended(&self, tokens: &[Uuid], at: Instant) {
+    pub fn extended(&self, tokens: &[Uuid], at: Instant) {
         let mut held = self.0.lock().expect("never poisoned");
         for token in tokens {
             if let Some(since) = held.get_mut(token) {
@@ -71,36 +68,6 @@ impl Held {
 }
 
 /// How often the heartbeat beats: a quarter of the reservation timeout.
-fn beat(timeout: Duration) -> Duration {
+pub(crate) fn beat(timeout: Duration) -> Duration {
     timeout / 4
-}
-
-/// Extends the process's reservations every beat until `stop`, each that
-/// was taken or extended a beat ago or more. A failed extension, or one
-/// that found the checkpoint locked by another statement, is tried again
-/// at the next beat.
-pub(crate) async fn heartbeat(engine: &Engine, stop: CancellationToken) {
-    let timeout = engine.config.reservation_timeout;
-    let beat = beat(timeout);
-    loop {
-        tokio::select! {
-            () = tokio::time::sleep(beat) => {}
-            () = stop.cancelled() => return,
-        }
-        let now = Instant::now();
-        let Some(before) = now.checked_sub(beat) else {
-            continue;
-        };
-        let due = engine.held.older_than(before);
-        if due.is_empty() {
-            continue;
-        }
-        match engine.storage.engine.extend(&due, timeout).await {
-            Ok(extended) => engine.held.extended(&extended, now),
-            Err(error) => {
-                tracing::warn!(%error, reservations = due.len(),
-                    "cannot extend reservations; trying again at the next beat");
-            }
-        }
-    }
 }

@@ -5,6 +5,7 @@
 mod checkpoint;
 mod completer;
 mod global;
+mod heartbeat;
 mod held;
 mod queue;
 mod shared;
@@ -15,7 +16,7 @@ use crate::config::Config;
 use crate::error::Result;
 use crate::state::Storage;
 use crate::subscription::registry::{recurring_jobs, Groups};
-use crate::subscription::{registered, Selection, Start};
+use crate::subscription::{registered, Start};
 use crate::{recurring, scheduling};
 use shared::Engine;
 use signals::Signals;
@@ -74,7 +75,7 @@ async fn run(
     let state = &*storage.engine;
     for subscription in groups.values().flatten() {
         let from_end = subscription.start == Start::End;
-        let selection = Selection::of(subscription);
+        let selection = subscription.selection();
         state
             .register(subscription.group, subscription.name, from_end, &selection)
             .await?;
@@ -147,7 +148,7 @@ async fn run(
     let heartbeat = {
         let (engine, beating) = (engine.clone(), beating.clone());
         tokio::spawn(async move {
-            let beat = held::heartbeat(&engine, beating);
+            let beat = heartbeat::run(&engine, beating);
             engine.supervisor.watch("heartbeat", beat).await;
         })
     };

@@ -17,8 +17,8 @@ pub use records::{
 use crate::error::Result;
 use crate::message::NewMessage;
 use crate::scheduling::Due;
+use crate::selection::Selection;
 use crate::store::{Appended, MessageStorage};
-use crate::subscription::Selection;
 use crate::version::ExpectedVersion;
 use futures_util::stream::BoxStream;
 use std::any::Any;

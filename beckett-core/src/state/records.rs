@@ -1,7 +1,7 @@
 //! The records that cross the seam between the engine and its state store.
 
+use crate::selection::Selection;
 use crate::store::{GlobalCursor, RawMessage};
-use crate::subscription::Selection;
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 use uuid::Uuid;

@@ -7,16 +7,15 @@ mod failed;
 mod handler;
 pub(crate) mod registered;
 pub(crate) mod registry;
-mod selection;
 
 pub use crate::error::BoxError;
+pub use crate::selection::Selection;
 pub use crate::state::CheckpointInfo;
 pub use context::{Context, TransactionGuard};
 pub use failed::FailedCheckpoints;
 pub use handler::{HandlerFuture, MessageSet};
 pub use registered::Subscriptions;
 pub use registry::{linked_groups, Groups, MessageTypeDescriptor, Start, SubscriptionDescriptor};
-pub use selection::Selection;
 
 #[doc(hidden)]
 pub use handler::{decode, same_names, unknown_type};

@@ -5,6 +5,7 @@ use super::context::Context;
 use super::handler::HandlerFuture;
 use crate::error::{Error, Result};
 use crate::recurring::RecurringDescriptor;
+use crate::selection::Selection;
 use crate::store::Envelope;
 use std::collections::BTreeMap;
 use std::fmt::{self, Display};
@@ -49,10 +50,19 @@ pub struct SubscriptionDescriptor {
 }
 
 impl SubscriptionDescriptor {
+    /// What the subscription selects, as its group's leader routes it.
+    pub fn selection(&self) -> Selection {
+        Selection {
+            types: self.messages.iter().map(|&t| t.to_owned()).collect(),
+            category: self.category.map(str::to_owned),
+            stream: self.stream.map(str::to_owned),
+        }
+    }
+
     /// Whether a message of this type in this stream is for the
     /// subscription.
     pub(crate) fn selects(&self, message_type: &str, stream: &str) -> bool {
-        super::selection::selects(
+        crate::selection::selects(
             self.messages,
             self.category,
             self.stream,

@@ -1,7 +1,5 @@
 //! Which messages a subscription takes, as the leader routes them.
 
-use super::registry::SubscriptionDescriptor;
-
 /// The messages a subscription selects: by type, category and stream.
 /// Stored with the subscription when a program registers it, so that the
 /// leader of its group routes for it even when the leader's program does
@@ -17,19 +15,6 @@ pub struct Selection {
 }
 
 impl Selection {
-    /// What a declared subscription selects.
-    pub fn of(subscription: &SubscriptionDescriptor) -> Self {
-        Self {
-            types: subscription
-                .messages
-                .iter()
-                .map(|&t| t.to_owned())
-                .collect(),
-            category: subscription.category.map(str::to_owned),
-            stream: subscription.stream.map(str::to_owned),
-        }
-    }
-
     /// Whether a message of this type in this stream is selected.
     pub fn selects(&self, message_type: &str, stream: &str) -> bool {
         selects(
