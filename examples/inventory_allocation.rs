@@ -11,11 +11,11 @@
 //! cargo run --example inventory_allocation -- produce 1000 20   # one every 20 ms
 //! ```
 //!
-//! Connects to `DATABASE_URL`.
+//! Keeps everything in the SQLite file `beckett.db`, or in the database
+//! `DATABASE_URL` names (`postgres://…` or `sqlite:…`).
 
-use beckett::{
-    Beckett, Context, ExpectedVersion, Message, MessageStorage, NewMessage, PostgresStore,
-};
+use beckett::state::Storage;
+use beckett::{Beckett, Context, ExpectedVersion, Message, NewMessage};
 use chrono::TimeDelta;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -104,7 +104,7 @@ async fn stock_report(ctx: Context) -> beckett::Result<()> {
 /// Appends `count` order items over 10 products, one order stream each,
 /// and schedules a payment reminder for each order; every other order is
 /// paid at once, which cancels its reminder.
-async fn produce(store: &PostgresStore, count: usize, pause: Duration) -> beckett::Result<()> {
+async fn produce(storage: &Storage, count: usize, pause: Duration) -> beckett::Result<()> {
     let products: Vec<Uuid> = (0..10).map(|_| Uuid::now_v7()).collect();
     for i in 0..count {
         let order_id = Uuid::now_v7();
@@ -115,7 +115,8 @@ async fn produce(store: &PostgresStore, count: usize, pause: Duration) -> becket
             added_at: Utc::now(),
         };
         let stream = format!("Order-{order_id}");
-        store
+        storage
+            .messages
             .append(
                 &stream,
                 ExpectedVersion::NoStream,
@@ -124,10 +125,13 @@ async fn produce(store: &PostgresStore, count: usize, pause: Duration) -> becket
             .await?;
         let due_at = Utc::now() + PAYMENT_DUE_IN;
         let reminder = NewMessage::new(&PaymentReminder { order_id, due_at })?;
-        let reminder = store.schedule(&stream, reminder, due_at).await?;
+        let reminder = storage
+            .engine
+            .schedule(&stream, reminder, due_at.into())
+            .await?;
         if i % 2 == 1 {
             // Paid before the reminder was due.
-            store.cancel_scheduled(reminder).await?;
+            storage.engine.cancel_scheduled(reminder).await?;
         }
         tokio::time::sleep(pause).await;
     }
@@ -156,26 +160,20 @@ async fn main() -> beckett::Result<()> {
                 .first()
                 .map_or(Ok(0), |p| p.parse())
                 .unwrap_or_else(|_| usage());
-            let store = store().await?;
-            produce(&store, count, Duration::from_millis(pause)).await
+            let storage = beckett::open_from_env().await?;
+            produce(&storage, count, Duration::from_millis(pause)).await
         }
         [] => demo().await,
         _ => usage(),
     }
 }
 
-async fn store() -> beckett::Result<PostgresStore> {
-    let pool = beckett::connect_from_env().await?;
-    beckett::migrate(&pool).await?;
-    Ok(PostgresStore::new(pool))
-}
-
 /// Produces 20 order items while every group runs in this process, and
 /// stops once they are all allocated and the unpaid ones reminded.
 async fn demo() -> beckett::Result<()> {
     const ORDERS: usize = 20;
-    let store = store().await?;
-    let producer = store.clone();
+    let storage = beckett::open_from_env().await?;
+    let producer = storage.clone();
     let started = Instant::now();
     let done = async move {
         produce(&producer, ORDERS, Duration::from_millis(100))
@@ -189,7 +187,7 @@ async fn demo() -> beckett::Result<()> {
         }
     };
     Beckett::builder()
-        .pool(store.pool().clone())
+        .storage(storage)
         .build()?
         .run_until(done)
         .await?;

@@ -5,10 +5,10 @@
 //! cargo run --example quickstart
 //! ```
 //!
-//! Connects to `DATABASE_URL` (the workspace's `.cargo/config.toml` points it
-//! at a local Postgres) and migrates the `beckett` schema first.
+//! Keeps the messages in the SQLite file `beckett.db`, or in the database
+//! `DATABASE_URL` names (`postgres://…` or `sqlite:…`).
 
-use beckett::{ExpectedVersion, GlobalCursor, Message, MessageStorage, NewMessage, PostgresStore};
+use beckett::{ExpectedVersion, GlobalCursor, Message, NewMessage};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -28,9 +28,8 @@ struct OrderItemAdded {
 
 #[tokio::main]
 async fn main() -> beckett::Result<()> {
-    let pool = beckett::connect_from_env().await?;
-    beckett::migrate(&pool).await?;
-    let store = PostgresStore::new(pool);
+    let storage = beckett::open_from_env().await?;
+    let store = &*storage.messages;
 
     let order_id = Uuid::now_v7();
     let stream = format!("Order-{order_id}");

@@ -91,7 +91,8 @@ impl fmt::Display for Schema {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Config {
-    /// The database (`DATABASE_URL`).
+    /// The database (`DATABASE_URL`): `postgres://…` or `sqlite:…`; with
+    /// none, the SQLite file `beckett.db`.
     pub database_url: Option<String>,
     /// The schema of beckett's tables (`BECKETT_SCHEMA`, default `beckett`).
     pub schema: Schema,

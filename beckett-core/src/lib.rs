@@ -5,7 +5,7 @@
 //! [`EngineStorage`](state::EngineStorage) for the engine's own state),
 //! subscriptions, the consumers that run them, retries, scheduled messages
 //! and recurring jobs. Applications use it through the `beckett` crate,
-//! which adds the Postgres and SQLite backends and boots it all.
+//! which adds the storage backends and boots it all.
 #![deny(missing_docs)]
 
 mod backoff;

@@ -86,7 +86,10 @@ impl MessageStorage for MemoryStore {
         let mut global_positions = Vec::with_capacity(encoded.len());
         for (position, message) in (version + 1..).zip(encoded) {
             let global_position = all.len() as i64 + 1;
-            streams.entry(stream.to_owned()).or_default().push(all.len());
+            streams
+                .entry(stream.to_owned())
+                .or_default()
+                .push(all.len());
             all.push(RawMessage {
                 envelope: Envelope {
                     id: message.id,
@@ -140,7 +143,9 @@ impl MessageStorage for MemoryStore {
         let messages: Vec<RawMessage> = store.all.iter().skip(from).take(limit).cloned().collect();
         let last = messages
             .last()
-            .map_or(after.frontier().global_position, |m| m.envelope.global_position);
+            .map_or(after.frontier().global_position, |m| {
+                m.envelope.global_position
+            });
         Ok(GlobalRead {
             messages,
             cursor: GlobalCursor::at(last),

@@ -2,23 +2,31 @@
 #![deny(missing_docs)]
 
 mod runtime;
+mod storage;
 
 pub use beckett_core::{
-    category, memory, recurring, scheduling, state, store, subscription, Appended, Backoff, BoxError,
-    Config, Context, DecodeError, Encoded, Envelope, Error, ExpectedVersion, GlobalCursor,
-    GlobalRead, Message, MessageSet, MessageStorage, Metadata, NewMessage, RawMessage, Result,
-    Schema,
+    category, memory, recurring, scheduling, state, store, subscription, Appended, Backoff,
+    BoxError, Config, Context, DecodeError, Encoded, Envelope, Error, ExpectedVersion,
+    GlobalCursor, GlobalRead, Message, MessageSet, MessageStorage, Metadata, NewMessage,
+    RawMessage, Result, Schema,
 };
 pub use beckett_macros::{recurring, subscription, Message, MessageSet};
 pub use beckett_postgres::{
     connect, connect_from_env, migrate, migrate_schema, migration_script, PostgresStore,
 };
 pub use runtime::{run, Beckett, Builder};
+pub use storage::{open, open_from_env, DEFAULT_SQLITE_FILE};
 
 /// The Postgres backend: the message store and the engine's state in
 /// Postgres tables.
 pub mod postgres {
     pub use beckett_postgres::*;
+}
+
+/// The embedded SQLite backend: the message store in one file, or in
+/// memory, with no server.
+pub mod sqlite {
+    pub use beckett_sqlite::*;
 }
 
 #[doc(hidden)]

@@ -1,14 +1,13 @@
 //! [`run`] and [`Beckett`]: configuration, migrations, then the consumers of
 //! every group this process runs, until a shutdown signal.
 
+use crate::storage::{self, open};
 use beckett_core::state::Storage;
 use beckett_core::subscription::linked_groups;
 use beckett_core::{engine, Config, Error, Result, Schema};
-use beckett_postgres::{connect_pool, migrate_schema, PostgresStore};
-use sqlx::postgres::PgPoolOptions;
+use beckett_postgres::{migrate_schema, PostgresStore};
 use sqlx::PgPool;
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Runs every subscription linked into the program, configured from the
@@ -48,7 +47,17 @@ pub async fn run() -> Result<()> {
 #[derive(Debug)]
 pub struct Beckett {
     config: Config,
-    pool: Option<PgPool>,
+    on: On,
+}
+
+/// What a process runs on: storage given, a Postgres pool given, or what
+/// `DATABASE_URL` names.
+#[derive(Debug, Default)]
+enum On {
+    #[default]
+    Url,
+    Pool(PgPool),
+    Storage(Storage),
 }
 
 impl Beckett {
@@ -60,7 +69,7 @@ impl Beckett {
     pub fn builder() -> Builder {
         Builder {
             config: Config::default(),
-            pool: None,
+            on: On::Url,
         }
     }
 
@@ -74,7 +83,7 @@ impl Beckett {
     pub fn from_env() -> Result<Self> {
         Builder {
             config: Config::from_env()?,
-            pool: None,
+            on: On::Url,
         }
         .build()
     }
@@ -102,8 +111,9 @@ impl Beckett {
     pub async fn run_until(self, signal: impl Future<Output = ()>) -> Result<()> {
         let groups = linked_groups(self.config.groups.as_deref())?;
         let connections = self.config.connections(groups.len());
-        let pool = match self.pool {
-            Some(pool) => {
+        let storage = match self.on {
+            On::Storage(storage) => storage,
+            On::Pool(pool) => {
                 let max = pool.options().get_max_connections();
                 if max < connections {
                     tracing::warn!(
@@ -114,22 +124,13 @@ impl Beckett {
                          will wait for connections"
                     );
                 }
-                pool
+                migrate_schema(&pool, &self.config.schema).await?;
+                storage::postgres(PostgresStore::with_schema(pool, &self.config.schema))
             }
-            None => {
-                let url = self
-                    .config
-                    .database_url
-                    .as_deref()
-                    .expect("checked by build");
-                connect_pool(url, PgPoolOptions::new().max_connections(connections)).await?
+            On::Url => {
+                let url = self.config.database_url.as_deref();
+                open(url, &self.config.schema, connections).await?
             }
-        };
-        migrate_schema(&pool, &self.config.schema).await?;
-        let store = Arc::new(PostgresStore::with_schema(pool, &self.config.schema));
-        let storage = Storage {
-            messages: store.clone(),
-            engine: store,
         };
         engine::run_until(self.config, storage, groups, signal).await
     }
@@ -152,19 +153,39 @@ impl Beckett {
 #[must_use]
 pub struct Builder {
     config: Config,
-    pool: Option<PgPool>,
+    on: On,
 }
 
 impl Builder {
-    /// The database to connect to.
+    /// The database to connect to: `postgres://…`, `sqlite:path` or
+    /// `sqlite::memory:` (default: the SQLite file `beckett.db`).
     pub fn database_url(mut self, url: impl Into<String>) -> Self {
         self.config.database_url = Some(url.into());
         self
     }
 
-    /// A pool to use instead of connecting.
+    /// A Postgres pool to use instead of connecting.
     pub fn pool(mut self, pool: PgPool) -> Self {
-        self.pool = Some(pool);
+        self.on = On::Pool(pool);
+        self
+    }
+
+    /// Storage already open to run on: a message store (Postgres, SQLite,
+    /// in memory or your own) and a store of the engine's state.
+    ///
+    /// ```
+    /// # fn demo() -> beckett::Result<()> {
+    /// use beckett::sqlite::SqliteStore;
+    /// use beckett::state::Storage;
+    /// use std::sync::Arc;
+    ///
+    /// let store = Arc::new(SqliteStore::in_memory()?);
+    /// let storage = Storage { messages: store.clone(), engine: store };
+    /// let beckett = beckett::Beckett::builder().storage(storage).build()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn storage(mut self, storage: Storage) -> Self {
+        self.on = On::Storage(storage);
         self
     }
 
@@ -297,12 +318,9 @@ impl Builder {
                 return invalid(setting, "must be longer than zero");
             }
         }
-        if self.pool.is_none() && config.database_url.is_none() {
-            return invalid("DATABASE_URL", "not set; point it at a Postgres database");
-        }
         Ok(Beckett {
             config: self.config,
-            pool: self.pool,
+            on: self.on,
         })
     }
 }

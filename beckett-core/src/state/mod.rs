@@ -3,9 +3,8 @@
 //! wake-ups and the transactions of `transactional` handlers.
 //!
 //! [`EngineStorage`] is the seam between the engine and the store that
-//! keeps that state. The engine calls nothing else: Postgres and SQLite
-//! implement it, beside the message store or beside a message store of the
-//! application's own.
+//! keeps that state: the engine calls nothing else. A backend implements it
+//! beside its message store, as `PostgresStore` does.
 
 mod records;
 

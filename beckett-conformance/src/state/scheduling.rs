@@ -1,0 +1,234 @@
+//! Scheduled messages and recurring jobs.
+
+use crate::support::{accepted, eventually, joined, ping, unique};
+use beckett_core::scheduling::Due;
+use beckett_core::state::{DeclaredJob, EngineStorage, KnownJob, Storage};
+use beckett_core::{Envelope, ExpectedVersion, MessageStorage, NewMessage};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use uuid::Uuid;
+
+/// How many tasks deliver at once.
+const DELIVERERS: usize = 5;
+
+/// How far ahead the message not yet due is scheduled.
+const LATER: Duration = Duration::from_secs(3600);
+
+/// Scheduled messages are appended once each: with messages due now (by a
+/// time past or a delay of zero) to a stream that exists and to streams
+/// that do not, several tasks delivering at once append each to its stream
+/// exactly once, with the id `schedule` returned and its data, after the
+/// messages the stream held; a cancelled
+/// message is never appended (and cancels once), a delivered one no longer
+/// cancels, and one due later is not appended. `next_due` is zero while
+/// messages are due, and then the delay until the later one.
+pub async fn scheduled_once(storage: &Storage) {
+    let (engine, messages) = (&*storage.engine, &*storage.messages);
+    let category = unique("Scheduled");
+    let streams = ["existing", "new", "other"].map(|name| format!("{category}-{name}"));
+    // What each stream must end up holding: its messages' ids and data.
+    let mut expected: BTreeMap<&str, BTreeMap<Uuid, Value>> = BTreeMap::new();
+    let first = ping(0);
+    let existing = expected.entry(&streams[0]).or_default();
+    existing.insert(first.id(), first.data().clone());
+    accepted(
+        messages,
+        &streams[0],
+        ExpectedVersion::NoStream,
+        vec![first],
+    )
+    .await;
+
+    let past = Due::from(SystemTime::now() - LATER);
+    for stream in &streams {
+        for (n, when) in [past, Due::In(Duration::ZERO), Due::In(Duration::ZERO)]
+            .into_iter()
+            .enumerate()
+        {
+            let message = ping(n);
+            let data = message.data().clone();
+            let id = schedule(engine, stream, message, when).await;
+            let previous = expected.entry(stream).or_default().insert(id, data);
+            assert!(previous.is_none(), "`schedule` returned the id {id} twice");
+        }
+    }
+    let cancelled = schedule(engine, &streams[0], ping(9), Due::In(Duration::ZERO)).await;
+    let later = schedule(engine, &streams[1], ping(10), Due::In(LATER)).await;
+    let cancel = |id| async move { engine.cancel_scheduled(id).await.expect("cancelling") };
+    assert!(
+        cancel(cancelled).await,
+        "cancelling a message still waiting"
+    );
+    assert!(
+        !cancel(cancelled).await,
+        "cancelling a message cancelled already"
+    );
+    let next = engine.next_due().await.expect("asking what is due next");
+    assert_eq!(
+        next,
+        Some(Duration::ZERO),
+        "what is due next, with messages due"
+    );
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let deliverers: Vec<_> = (0..DELIVERERS)
+        .map(|_| {
+            let (engine, stop) = (storage.engine.clone(), stop.clone());
+            tokio::spawn(async move {
+                while !stop.load(Ordering::SeqCst) {
+                    engine
+                        .deliver_due(2)
+                        .await
+                        .expect("delivering due messages");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            })
+        })
+        .collect();
+    let what = "delivering every due message";
+    eventually(what, Duration::from_secs(10), || async {
+        // A deliverer that failed says why when joined.
+        if deliverers.iter().any(|d| d.is_finished()) {
+            return Some(());
+        }
+        for (stream, wanted) in &expected {
+            if read_all(messages, stream).await.len() < wanted.len() {
+                return None;
+            }
+        }
+        Some(())
+    })
+    .await;
+    stop.store(true, Ordering::SeqCst);
+    joined(deliverers).await;
+    engine.deliver_due(100).await.expect("delivering again");
+
+    for (stream, wanted) in &expected {
+        let held = read_all(messages, stream).await;
+        let positions: Vec<i64> = held.iter().map(|m| m.position).collect();
+        let count = wanted.len() as i64;
+        assert_eq!(
+            positions,
+            (1..=count).collect::<Vec<_>>(),
+            "the positions of `{stream}`, with each due message appended once"
+        );
+        let appended: BTreeMap<Uuid, Value> = held.into_iter().map(|m| (m.id, m.data)).collect();
+        assert_eq!(
+            &appended, wanted,
+            "the messages of `{stream}`: those appended and those scheduled, due"
+        );
+    }
+    let delivered = expected[streams[1].as_str()].keys().next().copied();
+    let delivered = delivered.expect("messages were scheduled");
+    assert!(
+        !cancel(delivered).await,
+        "cancelling a message delivered already"
+    );
+    let next = engine.next_due().await.expect("asking what is due next");
+    let near = LATER - Duration::from_secs(300);
+    assert!(
+        next.is_some_and(|d| d > near && d <= LATER),
+        "what is due next, with one message due in {LATER:?}: {next:?}"
+    );
+    assert!(cancel(later).await, "cancelling the message due later");
+}
+
+/// Schedules `message` to `stream`.
+async fn schedule(engine: &dyn EngineStorage, stream: &str, message: NewMessage, due: Due) -> Uuid {
+    engine
+        .schedule(stream, message, due)
+        .await
+        .unwrap_or_else(|e| panic!("scheduling a message to `{stream}`: {e}"))
+}
+
+/// Every message of `stream`.
+async fn read_all<S: MessageStorage + ?Sized>(store: &S, stream: &str) -> Vec<Envelope> {
+    store
+        .read_stream(stream, 1, 1_000)
+        .await
+        .unwrap_or_else(|e| panic!("reading `{stream}`: {e}"))
+}
+
+/// Declaring a group's jobs again keeps when each was first declared, and
+/// updates its cron and stream; `remove_other_jobs` returns, once, the
+/// jobs no longer declared, as last declared, and leaves other groups'
+/// alone; a job declared again after its removal counts as new.
+pub async fn recurring_jobs(storage: &Storage) {
+    let engine = &*storage.engine;
+    let (group, neighbour) = (unique("jobs-"), unique("jobs-"));
+    let stream = unique("Jobs-");
+    let job = |name, cron| DeclaredJob {
+        name,
+        cron,
+        stream: &stream,
+    };
+    let hourly = "0 0 * * * *";
+    let daily = "0 0 0 * * *";
+
+    let first = declare(engine, &group, &[job("a", hourly), job("b", hourly)]).await;
+    assert_eq!(
+        first.keys().collect::<Vec<_>>(),
+        ["a", "b"],
+        "the jobs declared"
+    );
+    for (name, known) in &first {
+        assert!(
+            known.declared_at <= known.store_now,
+            "job `{name}` was declared at {}, after the store's now, {}",
+            known.declared_at,
+            known.store_now
+        );
+    }
+    declare(engine, &neighbour, &[job("b", hourly)]).await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let second = declare(engine, &group, &[job("a", hourly), job("b", daily)]).await;
+    for name in ["a", "b"] {
+        assert_eq!(
+            second[name].declared_at, first[name].declared_at,
+            "job `{name}` declared again keeps when it was first declared"
+        );
+    }
+
+    let removed = engine.remove_other_jobs(&group, &["a"]).await.unwrap();
+    let removed: Vec<(&str, &str, &str)> = removed
+        .iter()
+        .map(|j| (&*j.name, &*j.cron, &*j.stream))
+        .collect();
+    assert_eq!(
+        removed,
+        [("b", daily, stream.as_str())],
+        "the jobs of `{group}` removed, as last declared"
+    );
+    let again = engine.remove_other_jobs(&group, &["a"]).await.unwrap();
+    assert!(again.is_empty(), "jobs removed twice: {again:?}");
+    let neighbours = engine.remove_other_jobs(&neighbour, &["b"]).await.unwrap();
+    assert!(
+        neighbours.is_empty(),
+        "another group's job was removed with `{group}`'s"
+    );
+
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let redeclared = declare(engine, &group, &[job("a", hourly), job("b", hourly)]).await;
+    assert_eq!(
+        redeclared["a"].declared_at, first["a"].declared_at,
+        "job `a`, never removed, keeps when it was first declared"
+    );
+    assert!(
+        redeclared["b"].declared_at > first["b"].declared_at,
+        "job `b`, declared again after its removal, counts as new"
+    );
+}
+
+/// Declares a group's jobs; returns them as the store knows them, by name.
+async fn declare(
+    engine: &dyn EngineStorage,
+    group: &str,
+    jobs: &[DeclaredJob<'_>],
+) -> BTreeMap<String, KnownJob> {
+    let known = engine.declare_jobs(group, jobs).await;
+    let known = known.unwrap_or_else(|e| panic!("declaring the jobs of `{group}`: {e}"));
+    known.into_iter().map(|j| (j.name.clone(), j)).collect()
+}

@@ -1,0 +1,204 @@
+//! Leadership of a group, and its subscriptions' registrations and cursors.
+
+use super::{lead, LONG};
+use crate::support::{accepted, eventually, pings, read_on, unique, PING};
+use beckett_core::state::{Cursor, Leadership, Raise, Registered, Storage};
+use beckett_core::subscription::Selection;
+use beckett_core::{ExpectedVersion, GlobalCursor, MessageStorage};
+use std::collections::BTreeMap;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// How long a lead may outlive its dropped [`Leadership`]: the time a
+/// store takes to see that a process let go.
+const HAND_OVER: Duration = Duration::from_secs(5);
+
+/// One process at a time leads a group: a second `lead` is `None` while
+/// the first [`Leadership`] lives, another group is led independently,
+/// and once the leadership is dropped the group can be led again (within a
+/// few seconds), exclusively again.
+pub async fn leadership(storage: &Storage) {
+    let engine = &*storage.engine;
+    let group = unique("leadership-");
+    let first = lead(engine, &group).await;
+    for attempt in 1..=2 {
+        let second = engine.lead(&group).await.expect("trying to lead");
+        assert!(
+            second.is_none(),
+            "attempt {attempt} to lead `{group}` succeeded while another leadership lives"
+        );
+    }
+    let other = lead(engine, &unique("leadership-")).await;
+
+    drop(first);
+    let what = format!("leading `{group}` again once its leadership was dropped");
+    let again = eventually(&what, HAND_OVER, || async {
+        engine.lead(&group).await.expect("trying to lead")
+    })
+    .await;
+    let third = engine.lead(&group).await.expect("trying to lead");
+    assert!(
+        third.is_none(),
+        "`{group}` was led twice once its first leadership was handed over"
+    );
+    drop((again, other));
+}
+
+/// Registering records a subscription once, with its selection and a
+/// cursor at the start (or, `from_end`, past every message committed
+/// before); registering again changes neither its cursor nor its
+/// registration. The leader moves cursors, of the current registration
+/// only, and raises checkpoints, whose lag `undeclared` counts. Removing a
+/// subscription takes its checkpoints; registered again, it starts over.
+pub async fn subscriptions(storage: &Storage) {
+    let (engine, messages) = (&*storage.engine, &*storage.messages);
+    let group = unique("subscriptions-");
+    let category = unique("Subscriptions");
+    let selection = |types: &[&str]| Selection {
+        types: types.iter().map(|t| (*t).to_owned()).collect(),
+        category: Some(category.clone()),
+        stream: None,
+    };
+    let register = |name: &'static str, from_end: bool, types: &'static [&'static str]| {
+        let (group, selection) = (&group, selection(types));
+        async move {
+            engine
+                .register(group, name, from_end, &selection)
+                .await
+                .unwrap_or_else(|e| panic!("registering `{name}`: {e}"));
+        }
+    };
+    register("a", false, &[PING]).await;
+    register("b", false, &[]).await;
+    let mut leader = lead(engine, &group).await;
+    let registered = by_name(&mut *leader).await;
+    assert_eq!(
+        registered.keys().collect::<Vec<_>>(),
+        ["a", "b"],
+        "the subscriptions registered in `{group}`"
+    );
+    for (name, types) in [("a", &[PING][..]), ("b", &[])] {
+        let subscription = &registered[name];
+        assert_eq!(
+            subscription.cursor,
+            GlobalCursor::START,
+            "`{name}`, registered from the start, is at the start"
+        );
+        if let Some(known) = &subscription.selection {
+            assert_eq!(known, &selection(types), "what `{name}` selects");
+        }
+    }
+
+    let stream = format!("{category}-1");
+    accepted(messages, &stream, ExpectedVersion::Any, pings(2)).await;
+    let (moved, _) = read_to_end(messages, &GlobalCursor::START, &category).await;
+    let a = registered["a"].registration;
+    let cursor = |subscription, registration, cursor| Cursor {
+        subscription,
+        registration,
+        cursor,
+    };
+    leader
+        .record(&[], &[cursor("a", a, &moved)], LONG)
+        .await
+        .expect("moving a cursor");
+    register("a", false, &[PING]).await;
+    let now = by_name(&mut *leader).await;
+    assert_eq!(now["a"].cursor, moved, "the cursor the leader moved `a` to");
+    assert_eq!(
+        now["a"].registration, a,
+        "registering `a` again keeps its registration"
+    );
+    assert_eq!(now["b"].cursor, GlobalCursor::START, "`b` was not moved");
+
+    register("late", true, &[]).await;
+    let late = by_name(&mut *leader).await["late"].cursor.clone();
+    let (_, before) = read_to_end(messages, &late, &category).await;
+    assert!(
+        before.is_empty(),
+        "`late`, registered from the end, starts before {before:?}, committed before it"
+    );
+    let newer = accepted(messages, &stream, ExpectedVersion::Any, pings(1)).await;
+    let (_, after) = read_to_end(messages, &late, &category).await;
+    assert_eq!(
+        after.len(),
+        1,
+        "`late` reads the message appended after it registered ({newer:?}), once"
+    );
+
+    let raise = Raise {
+        subscription: "b",
+        stream: &stream,
+        version: 3,
+        first: 1,
+        take: None,
+    };
+    leader.record(&[raise], &[], LONG).await.expect("raising");
+    assert_undeclared(engine, &group, &["a"], &[("b", 1), ("late", 0)]).await;
+
+    let b = registered["b"].registration;
+    let removed = engine.remove(&group, "b").await.expect("removing");
+    assert_eq!(removed, Some(1), "removing `b` removes its one checkpoint");
+    let again = engine.remove(&group, "b").await.expect("removing");
+    assert_eq!(again, None, "`b` was removed already");
+    register("b", false, &[]).await;
+    leader
+        .record(&[], &[cursor("b", b, &moved)], LONG)
+        .await
+        .expect("moving a stale cursor");
+    let renewed = &by_name(&mut *leader).await["b"];
+    assert_ne!(
+        renewed.registration, b,
+        "`b` registered again is a new registration"
+    );
+    assert_eq!(
+        renewed.cursor,
+        GlobalCursor::START,
+        "`b` registered again starts over, and the cursor of its removed registration does not \
+         move it"
+    );
+    assert_undeclared(engine, &group, &["a", "late"], &[("b", 0)]).await;
+}
+
+/// The group's subscriptions as its leader reads them, by name.
+async fn by_name(leader: &mut dyn Leadership) -> BTreeMap<String, Registered> {
+    let registered = leader.registered().await.expect("reading registrations");
+    registered
+        .into_iter()
+        .map(|r| (r.name.clone(), r))
+        .collect()
+}
+
+/// Reads the global order from `from` to its end; returns the cursor past
+/// it and the ids of the messages of `category` read.
+async fn read_to_end<S: MessageStorage + ?Sized>(
+    store: &S,
+    from: &GlobalCursor,
+    category: &str,
+) -> (GlobalCursor, Vec<Uuid>) {
+    let mut cursor = from.clone();
+    let ours = read_on(store, &mut cursor, 1_000, category).await;
+    (cursor, ours.into_iter().map(|m| m.id).collect())
+}
+
+/// Asserts what `undeclared` reports of `group` besides `declared`.
+async fn assert_undeclared(
+    engine: &dyn beckett_core::state::EngineStorage,
+    group: &str,
+    declared: &[&str],
+    expected: &[(&str, i64)],
+) {
+    let mut undeclared = engine
+        .undeclared(group, declared)
+        .await
+        .expect("listing undeclared subscriptions");
+    undeclared.sort();
+    let expected: Vec<(String, i64)> = expected
+        .iter()
+        .map(|(name, lag)| ((*name).to_owned(), *lag))
+        .collect();
+    assert_eq!(
+        undeclared, expected,
+        "the subscriptions of `{group}` besides {declared:?}, with their lagging checkpoints"
+    );
+}

@@ -1,0 +1,239 @@
+//! The message store on SQLite: appends through the writer, reads on the
+//! read connections. All of its SQL is here.
+
+use crate::error::sqlite;
+use crate::SqliteStore;
+use beckett_core::state::Wakeup;
+use beckett_core::store::{validate_stream_name, GlobalReader};
+use beckett_core::{
+    Appended, DecodeError, Encoded, Envelope, Error, ExpectedVersion, GlobalCursor, GlobalRead,
+    MessageStorage, NewMessage, RawMessage, Result,
+};
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use uuid::Uuid;
+
+/// The columns [`raw_message`] maps, in order.
+pub(crate) const MESSAGE_COLUMNS: &str =
+    "global_position, id, stream_name, stream_position, type, data, metadata, timestamp";
+
+#[async_trait::async_trait]
+impl MessageStorage for SqliteStore {
+    async fn append(
+        &self,
+        stream: &str,
+        expected: ExpectedVersion,
+        messages: Vec<NewMessage>,
+    ) -> Result<Appended> {
+        validate_stream_name(stream)?;
+        let encoded = messages
+            .into_iter()
+            .map(NewMessage::encode)
+            .collect::<Result<Vec<_>>>()?;
+        let stream = stream.to_owned();
+        let appended = self
+            .writer()
+            .write(move |connection| append(connection, &stream, expected, &encoded))
+            .await?;
+        if !appended.global_positions.is_empty() {
+            self.wake(Wakeup::Messages);
+        }
+        Ok(appended)
+    }
+
+    async fn read_stream_raw(
+        &self,
+        stream: &str,
+        from: i64,
+        limit: usize,
+    ) -> Result<Vec<RawMessage>> {
+        validate_stream_name(stream)?;
+        let stream = stream.to_owned();
+        self.readers()
+            .read(move |connection| {
+                let sql = format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM messages
+                     WHERE stream_name = ?1 AND stream_position >= ?2
+                     ORDER BY stream_position LIMIT ?3"
+                );
+                query_messages(connection, &sql, params![stream, from, limit_to_sql(limit)])
+            })
+            .await
+    }
+
+    async fn read_global_raw(
+        &self,
+        after: &GlobalCursor,
+        limit: usize,
+        _bodies: Option<&[&str]>,
+    ) -> Result<GlobalRead<RawMessage>> {
+        let after = after.frontier().global_position;
+        let messages = self
+            .readers()
+            .read(move |connection| {
+                let sql = format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM messages
+                     WHERE global_position > ?1 ORDER BY global_position LIMIT ?2"
+                );
+                query_messages(connection, &sql, params![after, limit_to_sql(limit)])
+            })
+            .await?;
+        let last = messages
+            .last()
+            .map_or(after, |m| m.envelope.global_position);
+        Ok(GlobalRead {
+            messages,
+            cursor: GlobalCursor::at(last),
+        })
+    }
+
+    async fn last_message(&self, stream: &str) -> Result<Option<RawMessage>> {
+        let stream = stream.to_owned();
+        self.readers()
+            .read(move |connection| {
+                let sql = format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM messages
+                     WHERE stream_name = ?1 ORDER BY stream_position DESC LIMIT 1"
+                );
+                Ok(query_messages(connection, &sql, params![stream])?.pop())
+            })
+            .await
+    }
+
+    async fn reader(&self) -> Result<Box<dyn GlobalReader + '_>> {
+        Ok(Box::new(Reader(self)))
+    }
+}
+
+/// Follows the global order on the read connections.
+struct Reader<'a>(&'a SqliteStore);
+
+#[async_trait::async_trait]
+impl GlobalReader for Reader<'_> {
+    async fn read(
+        &mut self,
+        after: &GlobalCursor,
+        limit: usize,
+        bodies: Option<&[&str]>,
+    ) -> Result<GlobalRead<RawMessage>> {
+        self.0.read_global_raw(after, limit, bodies).await
+    }
+}
+
+/// Appends `messages` to `stream` if its version matches `expected`, in
+/// the writer's transaction.
+pub(crate) fn append(
+    connection: &Connection,
+    stream: &str,
+    expected: ExpectedVersion,
+    messages: &[Encoded],
+) -> Result<Appended> {
+    let version: i64 = connection
+        .prepare_cached("SELECT version FROM streams WHERE stream_name = ?1")
+        .and_then(|mut s| s.query_row([stream], |row| row.get(0)).optional())
+        .map_err(sqlite)?
+        .unwrap_or(0);
+    if !expected.matches(version) {
+        return Err(Error::WrongExpectedVersion {
+            stream: stream.to_owned(),
+            expected,
+            actual: version,
+        });
+    }
+    if messages.is_empty() {
+        return Ok(Appended {
+            stream_version: version,
+            global_positions: Vec::new(),
+        });
+    }
+    let stream_version = version + messages.len() as i64;
+    connection
+        .prepare_cached(
+            "INSERT INTO streams (stream_name, version) VALUES (?1, ?2)
+             ON CONFLICT (stream_name) DO UPDATE SET version = excluded.version",
+        )
+        .and_then(|mut s| s.execute(params![stream, stream_version]))
+        .map_err(sqlite)?;
+    let mut insert = connection
+        .prepare_cached(
+            "INSERT INTO messages (id, stream_name, stream_position, type, data, metadata, timestamp)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )
+        .map_err(sqlite)?;
+    let now = micros(Utc::now());
+    let mut global_positions = Vec::with_capacity(messages.len());
+    for (position, message) in (version + 1..).zip(messages) {
+        insert
+            .execute(params![
+                message.id.as_bytes(),
+                stream,
+                position,
+                message.message_type,
+                message.data.to_string(),
+                message.metadata.to_string(),
+                now,
+            ])
+            .map_err(sqlite)?;
+        global_positions.push(connection.last_insert_rowid());
+    }
+    Ok(Appended {
+        stream_version,
+        global_positions,
+    })
+}
+
+/// Runs a query of [`MESSAGE_COLUMNS`].
+pub(crate) fn query_messages(
+    connection: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<RawMessage>> {
+    let mut statement = connection.prepare_cached(sql).map_err(sqlite)?;
+    let mut rows = statement.query(params).map_err(sqlite)?;
+    let mut messages = Vec::new();
+    while let Some(row) = rows.next().map_err(sqlite)? {
+        messages.push(raw_message(row)?);
+    }
+    Ok(messages)
+}
+
+/// Maps a row of [`MESSAGE_COLUMNS`]; data or metadata that is not JSON is
+/// a decode error naming the message.
+pub(crate) fn raw_message(row: &Row<'_>) -> Result<RawMessage> {
+    let id: [u8; 16] = row.get(1).map_err(sqlite)?;
+    let envelope = Envelope {
+        id: Uuid::from_bytes(id),
+        stream: row.get(2).map_err(sqlite)?,
+        position: row.get(3).map_err(sqlite)?,
+        global_position: row.get(0).map_err(sqlite)?,
+        transaction_id: 0,
+        message_type: row.get(4).map_err(sqlite)?,
+        data: serde_json::Value::Null,
+        metadata: Default::default(),
+        timestamp: from_micros(row.get(7).map_err(sqlite)?),
+    };
+    let json = |column: usize| -> Result<serde_json::Value> {
+        let text: String = row.get(column).map_err(sqlite)?;
+        serde_json::from_str(&text).map_err(|e| envelope.decode_error(DecodeError::Json(e)))
+    };
+    let (data, metadata) = (json(5)?, json(6)?);
+    Ok(RawMessage {
+        envelope: Envelope { data, ..envelope },
+        metadata,
+    })
+}
+
+/// A time as the tables keep it: microseconds since the Unix epoch.
+pub(crate) fn micros(time: DateTime<Utc>) -> i64 {
+    time.timestamp_micros()
+}
+
+/// A time the tables kept.
+pub(crate) fn from_micros(micros: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(micros).unwrap_or_default()
+}
+
+/// A limit as SQLite takes it.
+pub(crate) fn limit_to_sql(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}

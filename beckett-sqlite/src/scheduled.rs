@@ -1,0 +1,201 @@
+//! Scheduled messages and recurring jobs on SQLite. Due messages move into
+//! the store on the writer, so each is appended once, whichever process
+//! finds it due.
+
+use crate::checkpoints::{now, span};
+use crate::error::sqlite;
+use crate::messages::{append, limit_to_sql, micros};
+use beckett_core::scheduling::Due;
+use beckett_core::state::{DeclaredJob, KnownJob, RemovedJob};
+use beckett_core::store::validate_stream_name;
+use beckett_core::{Encoded, Error, ExpectedVersion, NewMessage, Result};
+use rusqlite::{params, Connection};
+use std::time::Duration;
+use uuid::Uuid;
+
+/// Keeps `message` for `stream` until `due`; returns its id.
+pub(crate) fn schedule(
+    connection: &Connection,
+    stream: &str,
+    message: Encoded,
+    due: Due,
+) -> Result<Uuid> {
+    let now = now();
+    let deliver_at = match due {
+        Due::At(at) => micros(at),
+        Due::In(delay) => now.saturating_add(span(delay)),
+    };
+    connection
+        .prepare_cached(
+            "INSERT INTO scheduled_messages
+                 (id, stream_name, type, data, metadata, deliver_at, scheduled_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                message.id.as_bytes(),
+                stream,
+                message.message_type,
+                message.data.to_string(),
+                message.metadata.to_string(),
+                deliver_at,
+                now
+            ])
+        })
+        .map_err(sqlite)?;
+    Ok(message.id)
+}
+
+/// A message to schedule, checked before it reaches the writer.
+pub(crate) fn checked(stream: &str, message: NewMessage, due: Due) -> Result<(Encoded, Due)> {
+    validate_stream_name(stream)?;
+    Ok((message.encode()?, due.check(stream)?))
+}
+
+/// Cancels a scheduled message still waiting.
+pub(crate) fn cancel(connection: &Connection, id: Uuid) -> Result<bool> {
+    let deleted = connection
+        .execute(
+            "DELETE FROM scheduled_messages WHERE id = ?1",
+            [id.as_bytes()],
+        )
+        .map_err(sqlite)?;
+    Ok(deleted > 0)
+}
+
+/// Appends up to `limit` due messages to their streams and forgets them;
+/// returns how many were appended. A message whose id the store holds
+/// already is dropped, with a warning.
+pub(crate) fn deliver_due(connection: &Connection, limit: usize) -> Result<usize> {
+    let due: Vec<(i64, Uuid, String, Encoded)> = connection
+        .prepare_cached(
+            "SELECT sequence, id, stream_name, type, data, metadata FROM scheduled_messages
+             WHERE deliver_at <= ?1 ORDER BY deliver_at, sequence LIMIT ?2",
+        )
+        .and_then(|mut s| {
+            s.query_map(params![now(), limit_to_sql(limit)], |row| {
+                let id = Uuid::from_bytes(row.get(1)?);
+                let json = |column: usize| -> rusqlite::Result<serde_json::Value> {
+                    let text: String = row.get(column)?;
+                    Ok(serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+                };
+                let message = Encoded {
+                    id,
+                    message_type: row.get(3)?,
+                    data: json(4)?,
+                    metadata: json(5)?,
+                };
+                Ok((row.get(0)?, id, row.get(2)?, message))
+            })?
+            .collect()
+        })
+        .map_err(sqlite)?;
+    let mut delivered = 0;
+    for (sequence, id, stream, message) in due {
+        connection
+            .execute_batch("SAVEPOINT deliver")
+            .map_err(sqlite)?;
+        match append(connection, &stream, ExpectedVersion::Any, &[message]) {
+            Ok(_) => {
+                connection
+                    .execute_batch("RELEASE deliver")
+                    .map_err(sqlite)?;
+                delivered += 1;
+            }
+            Err(error) => {
+                connection
+                    .execute_batch("ROLLBACK TO deliver; RELEASE deliver")
+                    .map_err(sqlite)?;
+                tracing::warn!(%id, stream, %error,
+                    "dropped a scheduled message: the store refused it");
+            }
+        }
+        connection
+            .execute(
+                "DELETE FROM scheduled_messages WHERE sequence = ?1",
+                [sequence],
+            )
+            .map_err(sqlite)?;
+    }
+    Ok(delivered)
+}
+
+/// How long until the next scheduled message is due (zero if one is due
+/// now); `None` when none waits.
+pub(crate) fn next_due(connection: &Connection) -> Result<Option<Duration>> {
+    let next: Option<i64> = connection
+        .query_row(
+            "SELECT min(deliver_at) FROM scheduled_messages",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(sqlite)?;
+    Ok(next.map(|at| Duration::from_micros(at.saturating_sub(now()).max(0).unsigned_abs())))
+}
+
+/// Records the jobs `group` declares now; a job declared again after its
+/// removal counts as new.
+pub(crate) fn declare_jobs(
+    connection: &Connection,
+    group: &str,
+    jobs: &[DeclaredJob<'_>],
+) -> Result<Vec<KnownJob>> {
+    let now = now();
+    let mut declare = connection
+        .prepare_cached(
+            "INSERT INTO recurring_jobs AS j (group_name, name, cron, stream_name, declared_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (group_name, name) DO UPDATE
+             SET cron = excluded.cron, stream_name = excluded.stream_name, removed_at = NULL,
+                 declared_at = CASE WHEN j.removed_at IS NULL THEN j.declared_at
+                     ELSE excluded.declared_at END
+             RETURNING declared_at",
+        )
+        .map_err(sqlite)?;
+    jobs.iter()
+        .map(|job| {
+            let declared_at: i64 = declare
+                .query_row(params![group, job.name, job.cron, job.stream, now], |row| {
+                    row.get(0)
+                })
+                .map_err(sqlite)?;
+            Ok(KnownJob {
+                name: job.name.to_owned(),
+                declared_at: crate::messages::from_micros(declared_at),
+                store_now: crate::messages::from_micros(now),
+            })
+        })
+        .collect()
+}
+
+/// Marks removed the group's jobs not among `declared`; returns them.
+pub(crate) fn remove_other_jobs(
+    connection: &Connection,
+    group: &str,
+    declared: &[&str],
+) -> Result<Vec<RemovedJob>> {
+    let declared = serde_json::to_string(declared).map_err(|source| Error::Encode {
+        message_type: "recurring job names".to_owned(),
+        source,
+    })?;
+    let mut remove = connection
+        .prepare_cached(
+            "UPDATE recurring_jobs SET removed_at = ?3
+             WHERE group_name = ?1 AND removed_at IS NULL
+                 AND name NOT IN (SELECT value FROM json_each(?2))
+             RETURNING name, cron, stream_name",
+        )
+        .map_err(sqlite)?;
+    let removed = remove
+        .query_map(params![group, declared, now()], |row| {
+            Ok(RemovedJob {
+                name: row.get(0)?,
+                cron: row.get(1)?,
+                stream: row.get(2)?,
+            })
+        })
+        .map_err(sqlite)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(sqlite)?;
+    Ok(removed)
+}

@@ -1,0 +1,374 @@
+//! The engine's state on SQLite: [`SqliteStore`] as the [`EngineStorage`],
+//! beside its message store.
+
+use crate::checkpoints::{self, now, span};
+use crate::error::sqlite;
+use crate::scheduled;
+use crate::transaction::SqliteTransaction;
+use crate::SqliteStore;
+use beckett_core::scheduling::Due;
+use beckett_core::state::{
+    CheckpointInfo, Completed, Cursor, DeclaredJob, Delivered, EngineStorage, Failure, KnownJob,
+    Leadership, Raise, Registered, RemovedJob, Reservation, Reserved, StateTransaction, Wakeup,
+};
+use beckett_core::subscription::Selection;
+use beckett_core::{Error, NewMessage, Result};
+use futures_util::stream::BoxStream;
+use rusqlite::{params, Connection};
+use std::collections::HashSet;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// How long a lead lasts unless its holder renews it, which it does at
+/// every poll and every batch: a leader that died is replaced this long
+/// after its last renewal.
+const LEASE: Duration = Duration::from_secs(10);
+
+#[async_trait::async_trait]
+impl EngineStorage for SqliteStore {
+    async fn register(
+        &self,
+        group: &str,
+        name: &str,
+        from_end: bool,
+        selection: &Selection,
+    ) -> Result<()> {
+        let (group, name, selection) = (group.to_owned(), name.to_owned(), selection.clone());
+        self.writer()
+            .write(move |c| checkpoints::register(c, &group, &name, from_end, &selection))
+            .await
+    }
+
+    async fn undeclared(&self, group: &str, declared: &[&str]) -> Result<Vec<(String, i64)>> {
+        let group = group.to_owned();
+        let declared: Vec<String> = declared.iter().map(|&d| d.to_owned()).collect();
+        self.readers()
+            .read(move |c| {
+                let declared: Vec<&str> = declared.iter().map(String::as_str).collect();
+                checkpoints::undeclared(c, &group, &declared)
+            })
+            .await
+    }
+
+    async fn remove(&self, group: &str, name: &str) -> Result<Option<u64>> {
+        let (group, name) = (group.to_owned(), name.to_owned());
+        self.writer()
+            .write(move |c| checkpoints::remove(c, &group, &name))
+            .await
+    }
+
+    /// The lead is a lease in the `leaders` table, renewed by every call
+    /// of the leadership and checked in the transaction of every record:
+    /// a leader whose lease passed to another records nothing.
+    async fn lead(&self, group: &str) -> Result<Option<Box<dyn Leadership>>> {
+        let holder = Uuid::now_v7();
+        let (owned, by) = (group.to_owned(), holder);
+        let led = self.writer().write(move |c| renew(c, &owned, by)).await?;
+        Ok(led.then(|| {
+            Box::new(Leader {
+                store: self.clone(),
+                group: group.to_owned(),
+                holder,
+            }) as Box<dyn Leadership>
+        }))
+    }
+
+    async fn reserve(
+        &self,
+        group: &str,
+        subscriptions: &[&str],
+        limit: usize,
+        read: usize,
+        timeout: Duration,
+    ) -> Result<Vec<Reserved>> {
+        let group = group.to_owned();
+        let subscriptions: Vec<String> = subscriptions.iter().map(|&s| s.to_owned()).collect();
+        let reservations = self
+            .writer()
+            .write(move |c| {
+                let subscriptions: Vec<&str> = subscriptions.iter().map(String::as_str).collect();
+                checkpoints::reserve(c, &group, &subscriptions, limit, timeout)
+            })
+            .await?;
+        if reservations.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.readers()
+            .read(move |c| checkpoints::first_messages(c, reservations, read))
+            .await
+    }
+
+    async fn complete(&self, group: &str, completed: &[Completed]) -> Result<bool> {
+        let (group, completed) = (group.to_owned(), completed.to_vec());
+        self.writer()
+            .write(move |c| checkpoints::complete(c, &group, &completed))
+            .await
+    }
+
+    async fn advance(
+        &self,
+        group: &str,
+        reservation: &Reservation,
+        position: i64,
+        keep: Option<Duration>,
+    ) -> Result<bool> {
+        let (group, reservation) = (group.to_owned(), reservation.clone());
+        self.writer()
+            .write(move |c| checkpoints::advance(c, &group, &reservation, position, keep))
+            .await
+    }
+
+    async fn fail(&self, group: &str, reservation: &Reservation, failure: &Failure) -> Result<()> {
+        let (group, reservation, failure) =
+            (group.to_owned(), reservation.clone(), failure.clone());
+        self.writer()
+            .write(move |c| checkpoints::fail(c, &group, &reservation, &failure))
+            .await
+    }
+
+    async fn extend(&self, tokens: &[Uuid], timeout: Duration) -> Result<Vec<Uuid>> {
+        let tokens = tokens.to_vec();
+        self.writer()
+            .write(move |c| checkpoints::extend(c, &tokens, timeout))
+            .await
+    }
+
+    async fn release(&self, tokens: &[Uuid], pause: Duration) -> Result<()> {
+        let tokens = tokens.to_vec();
+        self.writer()
+            .write(move |c| checkpoints::release(c, &tokens, pause))
+            .await
+    }
+
+    async fn failed(&self, group: Option<&str>) -> Result<Vec<CheckpointInfo>> {
+        let group = group.map(str::to_owned);
+        self.readers()
+            .read(move |c| checkpoints::failed(c, group.as_deref()))
+            .await
+    }
+
+    async fn retry(&self, group: &str, subscription: &str, stream: &str) -> Result<bool> {
+        let key = (group.to_owned(), subscription.to_owned(), stream.to_owned());
+        let retried = self
+            .writer()
+            .write(move |c| checkpoints::retry(c, &key.0, &key.1, &key.2))
+            .await?;
+        if retried {
+            self.wake(Wakeup::Checkpoints(group.to_owned()));
+        }
+        Ok(retried)
+    }
+
+    async fn skip(&self, group: &str, subscription: &str, stream: &str) -> Result<bool> {
+        let key = (group.to_owned(), subscription.to_owned(), stream.to_owned());
+        let skipped = self
+            .writer()
+            .write(move |c| checkpoints::skip(c, &key.0, &key.1, &key.2))
+            .await?;
+        if skipped {
+            self.wake(Wakeup::Checkpoints(group.to_owned()));
+        }
+        Ok(skipped)
+    }
+
+    async fn schedule(&self, stream: &str, message: NewMessage, due: Due) -> Result<Uuid> {
+        let (message, due) = scheduled::checked(stream, message, due)?;
+        let stream = stream.to_owned();
+        let id = self
+            .writer()
+            .write(move |c| scheduled::schedule(c, &stream, message, due))
+            .await?;
+        self.wake(Wakeup::Scheduled);
+        Ok(id)
+    }
+
+    async fn cancel_scheduled(&self, id: Uuid) -> Result<bool> {
+        self.writer().write(move |c| scheduled::cancel(c, id)).await
+    }
+
+    async fn deliver_due(&self, limit: usize) -> Result<Delivered> {
+        let moved = self
+            .writer()
+            .write(move |c| scheduled::deliver_due(c, limit))
+            .await?;
+        if moved > 0 {
+            self.wake(Wakeup::Messages);
+        }
+        Ok(Delivered {
+            moved,
+            held_back: false,
+        })
+    }
+
+    async fn next_due(&self) -> Result<Option<Duration>> {
+        self.readers().read(scheduled::next_due).await
+    }
+
+    async fn declare_jobs(&self, group: &str, jobs: &[DeclaredJob<'_>]) -> Result<Vec<KnownJob>> {
+        let group = group.to_owned();
+        let jobs: Vec<(String, String, String)> = jobs
+            .iter()
+            .map(|j| (j.name.to_owned(), j.cron.to_owned(), j.stream.to_owned()))
+            .collect();
+        self.writer()
+            .write(move |c| {
+                let jobs: Vec<DeclaredJob> = jobs
+                    .iter()
+                    .map(|(name, cron, stream)| DeclaredJob { name, cron, stream })
+                    .collect();
+                scheduled::declare_jobs(c, &group, &jobs)
+            })
+            .await
+    }
+
+    async fn remove_other_jobs(&self, group: &str, declared: &[&str]) -> Result<Vec<RemovedJob>> {
+        let group = group.to_owned();
+        let declared: Vec<String> = declared.iter().map(|&d| d.to_owned()).collect();
+        self.writer()
+            .write(move |c| {
+                let declared: Vec<&str> = declared.iter().map(String::as_str).collect();
+                scheduled::remove_other_jobs(c, &group, &declared)
+            })
+            .await
+    }
+
+    fn wakeups(&self) -> BoxStream<'static, Wakeup> {
+        self.follow()
+    }
+
+    async fn begin(&self) -> Result<Box<dyn StateTransaction>> {
+        Ok(Box::new(SqliteTransaction::begin(self)?))
+    }
+}
+
+/// Takes or renews the group's lease for `holder`; false while another
+/// holds it.
+fn renew(connection: &Connection, group: &str, holder: Uuid) -> Result<bool> {
+    let now = now();
+    let changed = connection
+        .prepare_cached(
+            "INSERT INTO leaders (group_name, holder, expires_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (group_name) DO UPDATE
+             SET holder = excluded.holder, expires_at = excluded.expires_at
+             WHERE leaders.holder = excluded.holder OR leaders.expires_at < ?4",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                group,
+                holder.as_bytes(),
+                now.saturating_add(span(LEASE)),
+                now
+            ])
+        })
+        .map_err(sqlite)?;
+    Ok(changed == 1)
+}
+
+/// Renews the lease, or says it was lost.
+fn hold_lead(connection: &Connection, group: &str, holder: Uuid) -> Result<()> {
+    if renew(connection, group, holder)? {
+        Ok(())
+    } else {
+        Err(Error::Database {
+            source: format!("the lead of group `{group}` passed to another process").into(),
+            refused: true,
+        })
+    }
+}
+
+/// A group's lead: a lease renewed by every call.
+struct Leader {
+    store: SqliteStore,
+    group: String,
+    holder: Uuid,
+}
+
+#[async_trait::async_trait]
+impl Leadership for Leader {
+    async fn registered(&mut self) -> Result<Vec<Registered>> {
+        let (group, holder) = (self.group.clone(), self.holder);
+        self.store
+            .writer()
+            .write(move |c| {
+                hold_lead(c, &group, holder)?;
+                checkpoints::registered(c, &group)
+            })
+            .await
+    }
+
+    async fn record(
+        &mut self,
+        raises: &[Raise<'_>],
+        cursors: &[Cursor<'_>],
+        timeout: Duration,
+    ) -> Result<HashSet<Uuid>> {
+        let owned_raises: Vec<_> = raises
+            .iter()
+            .map(|r| {
+                (
+                    r.subscription.to_owned(),
+                    r.stream.to_owned(),
+                    r.version,
+                    r.first,
+                    r.take,
+                )
+            })
+            .collect();
+        let owned_cursors: Vec<_> = cursors
+            .iter()
+            .map(|c| (c.subscription.to_owned(), c.registration, c.cursor.clone()))
+            .collect();
+        let (group, holder) = (self.group.clone(), self.holder);
+        let (taken, others) = self
+            .store
+            .writer()
+            .write(move |c| {
+                hold_lead(c, &group, holder)?;
+                let raises: Vec<Raise> = owned_raises
+                    .iter()
+                    .map(|(subscription, stream, version, first, take)| Raise {
+                        subscription,
+                        stream,
+                        version: *version,
+                        first: *first,
+                        take: *take,
+                    })
+                    .collect();
+                let cursors: Vec<Cursor> = owned_cursors
+                    .iter()
+                    .map(|(subscription, registration, cursor)| Cursor {
+                        subscription,
+                        registration: *registration,
+                        cursor,
+                    })
+                    .collect();
+                checkpoints::record(c, &group, &raises, &cursors, timeout)
+            })
+            .await?;
+        if others {
+            self.store.wake(Wakeup::Checkpoints(self.group.clone()));
+        }
+        Ok(taken)
+    }
+}
+
+impl Drop for Leader {
+    /// Gives the lead up at once, rather than when its lease runs out.
+    fn drop(&mut self) {
+        let (group, holder) = (std::mem::take(&mut self.group), self.holder);
+        let writer = self.store.writer().clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let _ = writer
+                    .write(move |c| {
+                        c.execute(
+                            "DELETE FROM leaders WHERE group_name = ?1 AND holder = ?2",
+                            params![group, holder.as_bytes()],
+                        )
+                        .map_err(sqlite)
+                    })
+                    .await;
+            });
+        }
+    }
+}

@@ -1,0 +1,228 @@
+//! [`Writer`]: the one connection that writes, on a thread of its own.
+//!
+//! SQLite lets one connection write at a time. Rather than have every
+//! writer wait for the lock, writes queue for one thread, which runs what
+//! queued while its last transaction committed in one transaction (a group
+//! commit), each write in a savepoint of its own so that one refused
+//! (a wrong expected version) rolls back alone. A write's result comes
+//! back once its transaction committed.
+
+use crate::error::sqlite;
+use beckett_core::{Error, Result};
+use rusqlite::Connection;
+use std::sync::mpsc;
+use tokio::sync::oneshot;
+
+/// The most writes committed together.
+const MOST_AT_ONCE: usize = 512;
+
+/// The transaction's connection, or why there is no transaction.
+pub(crate) type InTransaction<'a> = std::result::Result<&'a Connection, &'a Error>;
+
+/// A write as the writer thread runs it, in the transaction or told why
+/// there is none: it returns what to do once the transaction has committed
+/// (`None`) or failed to.
+type Work = Box<dyn FnOnce(InTransaction) -> Finish + Send>;
+type Finish = Box<dyn FnOnce(Option<&Error>) + Send>;
+
+/// What the writer thread is asked to do.
+enum Job {
+    /// A write, committed with whatever else queued.
+    Write(Work),
+    /// A transaction of its own, held while the holder sends its steps.
+    Hold(mpsc::Receiver<Step>),
+}
+
+/// A step of a held transaction.
+pub(crate) enum Step {
+    /// Runs in the transaction, or learns why there is none.
+    Run(Box<dyn FnOnce(InTransaction) + Send>),
+    /// Ends it, committing or not, and says how that went.
+    End {
+        commit: bool,
+        done: oneshot::Sender<Result<()>>,
+    },
+}
+
+/// The sending side of the writer thread; the thread ends when every clone
+/// is dropped.
+#[derive(Debug, Clone)]
+pub(crate) struct Writer {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Job")
+    }
+}
+
+impl Writer {
+    /// Starts the writer thread on `connection`; `committed` runs on that
+    /// thread after each commit.
+    pub fn start(connection: Connection, committed: impl Fn() + Send + 'static) -> Self {
+        let (jobs, queue) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("beckett-sqlite-writer".to_owned())
+            .spawn(move || run(connection, queue, committed))
+            .expect("a thread can be started");
+        Self { jobs }
+    }
+
+    /// Runs `write` in a transaction shared with the writes queued beside
+    /// it, in a savepoint of its own; its result once that transaction has
+    /// committed.
+    pub async fn write<T: Send + 'static>(
+        &self,
+        write: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let (reply, answer) = oneshot::channel();
+        let work: Work = Box::new(move |connection| {
+            let outcome = match connection {
+                Ok(connection) => in_savepoint(connection, write),
+                Err(error) => Err(not_begun(error)),
+            };
+            Box::new(move |failed: Option<&Error>| {
+                let outcome = match (outcome, failed) {
+                    (Ok(_), Some(error)) => Err(commit_failed(error)),
+                    (outcome, _) => outcome,
+                };
+                let _ = reply.send(outcome);
+            })
+        });
+        self.send(Job::Write(work))?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    /// A transaction of its own: the writer runs its steps, and nothing
+    /// else, until it ends.
+    pub fn hold(&self) -> Result<mpsc::Sender<Step>> {
+        let (steps, receiver) = mpsc::channel();
+        self.send(Job::Hold(receiver))?;
+        Ok(steps)
+    }
+
+    fn send(&self, job: Job) -> Result<()> {
+        self.jobs.send(job).map_err(|_| stopped())
+    }
+}
+
+/// Runs `write` between a savepoint and its release, rolling back to the
+/// savepoint if it fails.
+pub(crate) fn in_savepoint<T>(
+    connection: &Connection,
+    write: impl FnOnce(&Connection) -> Result<T>,
+) -> Result<T> {
+    connection
+        .execute_batch("SAVEPOINT write")
+        .map_err(sqlite)?;
+    let outcome = write(connection);
+    let end = match outcome {
+        Ok(_) => "RELEASE write",
+        Err(_) => "ROLLBACK TO write; RELEASE write",
+    };
+    connection.execute_batch(end).map_err(sqlite)?;
+    outcome
+}
+
+/// The writer thread: takes what queued, runs it in one transaction,
+/// commits, answers; holds a transaction for whoever asked for one.
+fn run(connection: Connection, queue: mpsc::Receiver<Job>, committed: impl Fn()) {
+    let mut next = None;
+    loop {
+        let job = match next.take() {
+            Some(job) => job,
+            None => match queue.recv() {
+                Ok(job) => job,
+                Err(_) => return,
+            },
+        };
+        match job {
+            Job::Hold(steps) => hold(&connection, steps, &committed),
+            Job::Write(work) => {
+                let mut finishes = Vec::new();
+                let began = connection.execute_batch("BEGIN IMMEDIATE").map_err(sqlite);
+                if let Err(error) = began {
+                    work(Err(&error))(None);
+                    continue;
+                }
+                finishes.push(work(Ok(&connection)));
+                while finishes.len() < MOST_AT_ONCE {
+                    match queue.try_recv() {
+                        Ok(Job::Write(work)) => finishes.push(work(Ok(&connection))),
+                        Ok(hold) => {
+                            next = Some(hold);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                let commit = connection.execute_batch("COMMIT").map_err(sqlite);
+                if commit.is_err() {
+                    let _ = connection.execute_batch("ROLLBACK");
+                }
+                let failed = commit.as_ref().err();
+                if failed.is_none() {
+                    committed();
+                }
+                for finish in finishes {
+                    finish(failed);
+                }
+            }
+        }
+    }
+}
+
+/// Runs a held transaction's steps until it ends, or its holder goes away
+/// (which rolls it back).
+fn hold(connection: &Connection, steps: mpsc::Receiver<Step>, committed: &impl Fn()) {
+    let began = connection.execute_batch("BEGIN IMMEDIATE").map_err(sqlite);
+    while let Ok(step) = steps.recv() {
+        match step {
+            Step::Run(run) => run(began.as_ref().map(|()| connection)),
+            Step::End { commit, done } => {
+                let outcome = match &began {
+                    Err(error) => Err(not_begun(error)),
+                    Ok(()) if commit => connection.execute_batch("COMMIT").map_err(sqlite),
+                    Ok(()) => connection.execute_batch("ROLLBACK").map_err(sqlite),
+                };
+                match (&began, &outcome) {
+                    (Ok(()), Ok(())) if commit => committed(),
+                    (Ok(()), Err(_)) => {
+                        let _ = connection.execute_batch("ROLLBACK");
+                    }
+                    _ => {}
+                }
+                let _ = done.send(outcome);
+                return;
+            }
+        }
+    }
+    if began.is_ok() {
+        let _ = connection.execute_batch("ROLLBACK");
+    }
+}
+
+/// The writer thread is gone: the store was dropped, or the thread died.
+fn stopped() -> Error {
+    Error::Database {
+        source: "the SQLite writer has stopped".into(),
+        refused: false,
+    }
+}
+
+/// A transaction that could not begin, so nothing of it was written.
+pub(crate) fn not_begun(error: &Error) -> Error {
+    Error::Database {
+        source: format!("the transaction did not begin: {error}").into(),
+        refused: true,
+    }
+}
+
+/// A write that succeeded in a transaction that then failed to commit.
+fn commit_failed(error: &Error) -> Error {
+    Error::Database {
+        source: format!("the write's transaction did not commit: {error}").into(),
+        refused: error.is_refusal(),
+    }
+}
