@@ -1,32 +1,64 @@
-//! A database of the scenario's own, migrated, and dropped afterwards.
+//! A database of the scenario's own, on the backend asked for, migrated,
+//! and dropped afterwards; and the harness's looks into it.
 
+use beckett::state::Storage;
+use beckett::Schema;
+use chrono::{DateTime, Utc};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
+use std::path::PathBuf;
 
 /// Failures of the harness itself, as text for the operator.
 pub type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
+/// Which backend a run measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A database on the server `DATABASE_URL` names; workers are
+    /// processes of their own.
+    Postgres,
+    /// A file in the temporary directory; handlers run in the harness's
+    /// process, on its store.
+    Sqlite,
+}
+
 /// A fresh database named after the scenario.
 pub struct BenchDatabase {
-    admin: PgPool,
-    name: String,
     /// Its URL, for worker processes.
     pub url: String,
-    /// A pool on it, for the harness's own appends and queries.
-    pub pool: PgPool,
+    /// The storage the harness appends through.
+    pub storage: Storage,
+    kind: Kind,
+}
+
+enum Kind {
+    Postgres {
+        admin: PgPool,
+        name: String,
+        pool: PgPool,
+    },
+    Sqlite {
+        path: PathBuf,
+    },
 }
 
 impl BenchDatabase {
-    /// Creates (or re-creates) `beckett_bench_{scenario}` on the server of
-    /// `DATABASE_URL` and migrates it.
-    pub async fn create(scenario: &str) -> BenchResult<Self> {
+    /// Creates (or re-creates) `beckett_bench_{scenario}` and migrates it.
+    pub async fn create(backend: Backend, scenario: &str) -> BenchResult<Self> {
+        let name = format!("beckett_bench_{scenario}");
+        match backend {
+            Backend::Postgres => Self::postgres(name).await,
+            Backend::Sqlite => Self::sqlite(name).await,
+        }
+    }
+
+    async fn postgres(name: String) -> BenchResult<Self> {
         let base = std::env::var("DATABASE_URL")
             .map_err(|_| "DATABASE_URL is not set; point it at a Postgres server")?;
         let admin = PgPoolOptions::new()
             .max_connections(1)
             .connect(&base)
             .await?;
-        let name = format!("beckett_bench_{scenario}");
         sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
             .execute(&admin)
             .await?;
@@ -36,25 +68,139 @@ impl BenchDatabase {
         let mut url = url::Url::parse(&base)?;
         url.set_path(&name);
         let url = url.to_string();
+        let storage = beckett::open(Some(&url), &Schema::default(), 16).await?;
         let pool = PgPoolOptions::new()
-            .max_connections(16)
+            .max_connections(2)
             .connect(&url)
             .await?;
-        beckett::migrate(&pool).await?;
         Ok(Self {
-            admin,
-            name,
             url,
-            pool,
+            storage,
+            kind: Kind::Postgres { admin, name, pool },
         })
+    }
+
+    async fn sqlite(name: String) -> BenchResult<Self> {
+        let path = std::env::temp_dir().join(format!("{name}.db"));
+        remove(&path);
+        let url = format!("sqlite:{}", path.display());
+        let storage = beckett::open(Some(&url), &Schema::default(), 1).await?;
+        Ok(Self {
+            url,
+            storage,
+            kind: Kind::Sqlite { path },
+        })
+    }
+
+    /// The backend it is on.
+    pub fn backend(&self) -> Backend {
+        match self.kind {
+            Kind::Postgres { .. } => Backend::Postgres,
+            Kind::Sqlite { .. } => Backend::Sqlite,
+        }
+    }
+
+    /// Now, by the clock the store's times are written by.
+    pub async fn now(&self) -> BenchResult<DateTime<Utc>> {
+        match &self.kind {
+            Kind::Postgres { pool, .. } => Ok(sqlx::query_scalar("SELECT clock_timestamp()")
+                .fetch_one(pool)
+                .await?),
+            Kind::Sqlite { .. } => Ok(Utc::now()),
+        }
+    }
+
+    /// Whether `group` has registered a subscription.
+    pub async fn registered(&self, group: &str) -> BenchResult<bool> {
+        let sql = "SELECT count(*) FROM beckett.subscriptions WHERE group_name = $1";
+        Ok(self.count(sql, group).await? > 0)
+    }
+
+    /// How many messages `group` has handled, once its global consumer has
+    /// read everything and no checkpoint lags; `None` while work is left.
+    /// It asks only whether work is left, through the index of lagging
+    /// checkpoints, while there is: summing every checkpoint at each look
+    /// would load the database it measures.
+    pub async fn handled(&self, group: &str) -> BenchResult<Option<i64>> {
+        let lagging = "SELECT CASE WHEN coalesce(
+                    (SELECT min(global_position) FROM beckett.subscriptions
+                     WHERE group_name = $1)
+                    >= (SELECT coalesce(max(global_position), 0) FROM beckett.messages),
+                    false)
+                AND NOT EXISTS (
+                    SELECT 1 FROM beckett.checkpoints
+                    WHERE group_name = $1 AND stream_version > stream_position
+                        AND status <> 'failed') THEN 0 ELSE 1 END";
+        if self.count(lagging, group).await? > 0 {
+            return Ok(None);
+        }
+        let handled = "SELECT coalesce(sum(stream_position), 0) FROM beckett.checkpoints
+            WHERE group_name = $1";
+        Ok(Some(self.count(handled, group).await?))
+    }
+
+    /// When `group` last moved a checkpoint.
+    pub async fn finished_at(&self, group: &str) -> BenchResult<DateTime<Utc>> {
+        match &self.kind {
+            Kind::Postgres { pool, .. } => Ok(sqlx::query_scalar(
+                "SELECT max(updated_at) FROM beckett.checkpoints WHERE group_name = $1",
+            )
+            .bind(group)
+            .fetch_one(pool)
+            .await?),
+            Kind::Sqlite { .. } => {
+                let sql = "SELECT max(updated_at) FROM beckett.checkpoints WHERE group_name = $1";
+                let micros = self.count(sql, group).await?;
+                Ok(DateTime::from_timestamp_micros(micros).ok_or("no checkpoint moved")?)
+            }
+        }
+    }
+
+    /// Runs a query of one integer about `group`, written for Postgres
+    /// with `beckett.` before its tables and `$1` for the group.
+    async fn count(&self, sql: &str, group: &str) -> BenchResult<i64> {
+        match &self.kind {
+            Kind::Postgres { pool, .. } => {
+                let sql = format!("SELECT ({sql})::bigint");
+                Ok(sqlx::query_scalar(&sql).bind(group).fetch_one(pool).await?)
+            }
+            Kind::Sqlite { path } => {
+                let (path, sql, group) =
+                    (path.clone(), sql.replace("beckett.", ""), group.to_owned());
+                tokio::task::spawn_blocking(move || -> BenchResult<i64> {
+                    let connection = rusqlite::Connection::open(path)?;
+                    let sql = sql.replace("$1", "?1");
+                    Ok(connection.query_row(&sql, [group], |row| row.get(0))?)
+                })
+                .await?
+            }
+        }
     }
 
     /// Drops the database.
     pub async fn drop(self) -> BenchResult<()> {
-        self.pool.close().await;
-        sqlx::query(&format!("DROP DATABASE {} WITH (FORCE)", self.name))
-            .execute(&self.admin)
-            .await?;
+        match self.kind {
+            Kind::Postgres { admin, name, pool } => {
+                pool.close().await;
+                drop(self.storage);
+                sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+                    .execute(&admin)
+                    .await?;
+            }
+            Kind::Sqlite { path } => {
+                drop(self.storage);
+                remove(&path);
+            }
+        }
         Ok(())
+    }
+}
+
+/// Removes a SQLite database's files, if they are there.
+fn remove(path: &std::path::Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = path.as_os_str().to_owned();
+        file.push(suffix);
+        let _ = std::fs::remove_file(file);
     }
 }

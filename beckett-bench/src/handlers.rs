@@ -1,6 +1,7 @@
-//! The worker process: `beckett::run()` with the scenarios' subscriptions,
-//! each in a group of its own, picked with `BECKETT_GROUPS`. Workers report
-//! on stdout, which the harness reads when they exit.
+//! The scenarios' subscriptions, each in a group of its own, and what they
+//! report: a worker process (`beckett::run()`, the groups picked with
+//! `BECKETT_GROUPS`) prints it on stdout when it exits; handlers in the
+//! harness's own process hand it over directly.
 
 use beckett::{Context, Message};
 use serde::{Deserialize, Serialize};
@@ -53,9 +54,16 @@ async fn in_order(_: Step, ctx: Context) -> beckett::Result<()> {
     Ok(())
 }
 
+/// When each ping's handler started, by sequence number.
+static STARTED: Mutex<Vec<(u64, i64)>> = Mutex::new(Vec::new());
+
 #[beckett::subscription(group = "Latency", messages(Ping))]
 async fn pong(ping: Ping) -> beckett::Result<()> {
-    println!("started {} {}", ping.seq, unix_micros());
+    let started = unix_micros();
+    STARTED
+        .lock()
+        .expect("no handler panics holding it")
+        .push((ping.seq, started));
     Ok(())
 }
 
@@ -64,9 +72,24 @@ pub fn unix_micros() -> i64 {
     chrono::Utc::now().timestamp_micros()
 }
 
-/// Runs until SIGTERM, then reports what it checked.
+/// Runs until SIGTERM, then reports what it saw.
 pub async fn work() -> beckett::Result<()> {
     beckett::run().await?;
-    println!("out_of_order {}", OUT_OF_ORDER.load(Ordering::Relaxed));
+    print!("{}", report());
     Ok(())
+}
+
+/// What the handlers saw, a line each: `started SEQ MICROS` per ping, then
+/// `out_of_order N`.
+pub fn report() -> String {
+    let started = STARTED.lock().expect("no handler panics holding it");
+    let mut report: String = started
+        .iter()
+        .map(|(seq, at)| format!("started {seq} {at}\n"))
+        .collect();
+    report.push_str(&format!(
+        "out_of_order {}\n",
+        OUT_OF_ORDER.load(Ordering::Relaxed)
+    ));
+    report
 }

@@ -1,10 +1,13 @@
-//! The benchmark harness: `cargo run --release -p beckett-bench -- <scenario>`.
+//! The benchmark harness:
+//! `cargo run --release -p beckett-bench -- [--backend postgres|sqlite] <scenario>`.
 //!
-//! Each scenario creates a database of its own on the server `DATABASE_URL`
-//! points at, runs, drops the database, and prints one JSON line per
-//! measurement. Handlers run in worker processes: this binary started again
-//! as `beckett-bench worker`, so their memory is measured apart from the
-//! harness's.
+//! Each scenario creates a database of its own, runs, drops the database,
+//! and prints one JSON line per measurement. On Postgres (the default) the
+//! database is on the server `DATABASE_URL` points at, and handlers run in
+//! worker processes: this binary started again as `beckett-bench worker`,
+//! so their memory is measured apart from the harness's. On SQLite the
+//! database is a file in the temporary directory, and handlers run in the
+//! harness's process, on its store.
 
 mod database;
 mod handlers;
@@ -12,13 +15,30 @@ mod report;
 mod scenarios;
 mod workers;
 
+use database::Backend;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: beckett-bench <append | jobs | ordered | latency | processes | all>";
+const USAGE: &str = "usage: beckett-bench [--backend postgres|sqlite] \
+    <append | jobs | ordered | latency | processes | all>";
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let backend = match args.first().map(String::as_str) {
+        Some("--backend") if args.len() >= 2 => {
+            let backend = match args[1].as_str() {
+                "postgres" => Backend::Postgres,
+                "sqlite" => Backend::Sqlite,
+                _ => {
+                    eprintln!("{USAGE}");
+                    return ExitCode::from(2);
+                }
+            };
+            args.drain(..2);
+            backend
+        }
+        _ => Backend::Postgres,
+    };
     let scenarios: &[&str] = match args.first().map(String::as_str) {
         Some("worker") if args.len() == 1 => return exit(handlers::work().await),
         Some("all") if args.len() == 1 => &scenarios::ALL,
@@ -31,7 +51,7 @@ async fn main() -> ExitCode {
         }
     };
     for scenario in scenarios {
-        if let Err(error) = scenarios::run(scenario).await {
+        if let Err(error) = scenarios::run(backend, scenario).await {
             eprintln!("scenario `{scenario}` failed: {error}");
             return ExitCode::FAILURE;
         }

@@ -121,39 +121,56 @@ impl GlobalReader for Reader<'_> {
 }
 
 /// Appends `messages` to `stream` if its version matches `expected`, in
-/// the writer's transaction.
+/// the writer's transaction. The version is checked and bumped in one
+/// statement, which yields no row when the expectation fails.
 pub(crate) fn append(
     connection: &Connection,
     stream: &str,
     expected: ExpectedVersion,
     messages: &[Encoded],
 ) -> Result<Appended> {
-    let version: i64 = connection
-        .prepare_cached("SELECT version FROM streams WHERE stream_name = ?1")
-        .and_then(|mut s| s.query_row([stream], |row| row.get(0)).optional())
-        .map_err(sqlite)?
-        .unwrap_or(0);
-    if !expected.matches(version) {
-        return Err(Error::WrongExpectedVersion {
-            stream: stream.to_owned(),
-            expected,
-            actual: version,
-        });
-    }
     if messages.is_empty() {
-        return Ok(Appended {
+        let version = version(connection, stream)?;
+        return check(stream, expected, version).map(|()| Appended {
             stream_version: version,
             global_positions: Vec::new(),
         });
     }
-    let stream_version = version + messages.len() as i64;
-    connection
-        .prepare_cached(
+    let count = messages.len() as i64;
+    let bumped: Option<i64> = match expected {
+        ExpectedVersion::Any => connection.prepare_cached(
             "INSERT INTO streams (stream_name, version) VALUES (?1, ?2)
-             ON CONFLICT (stream_name) DO UPDATE SET version = excluded.version",
-        )
-        .and_then(|mut s| s.execute(params![stream, stream_version]))
-        .map_err(sqlite)?;
+             ON CONFLICT (stream_name) DO UPDATE SET version = version + excluded.version
+             RETURNING version",
+        ),
+        ExpectedVersion::NoStream | ExpectedVersion::Exact(0) => connection.prepare_cached(
+            "INSERT INTO streams (stream_name, version) VALUES (?1, ?2)
+             ON CONFLICT (stream_name) DO NOTHING RETURNING version",
+        ),
+        ExpectedVersion::StreamExists | ExpectedVersion::Exact(_) => connection.prepare_cached(
+            "UPDATE streams SET version = version + ?2
+             WHERE stream_name = ?1 AND (?3 IS NULL OR version = ?3) RETURNING version",
+        ),
+    }
+    .and_then(|mut bump| {
+        let exact = match expected {
+            ExpectedVersion::Exact(version) if version > 0 => Some(version),
+            _ => None,
+        };
+        let parameters = bump.parameter_count();
+        let bound = params![stream, count, exact];
+        bump.query_row(&bound[..parameters], |row| row.get(0))
+            .optional()
+    })
+    .map_err(sqlite)?;
+    let Some(stream_version) = bumped else {
+        let actual = version(connection, stream)?;
+        return Err(Error::WrongExpectedVersion {
+            stream: stream.to_owned(),
+            expected,
+            actual,
+        });
+    };
     let mut insert = connection
         .prepare_cached(
             "INSERT INTO messages (id, stream_name, stream_position, type, data, metadata, timestamp)
@@ -162,7 +179,7 @@ pub(crate) fn append(
         .map_err(sqlite)?;
     let now = micros(Utc::now());
     let mut global_positions = Vec::with_capacity(messages.len());
-    for (position, message) in (version + 1..).zip(messages) {
+    for (position, message) in (stream_version - count + 1..).zip(messages) {
         insert
             .execute(params![
                 message.id.as_bytes(),
@@ -180,6 +197,28 @@ pub(crate) fn append(
         stream_version,
         global_positions,
     })
+}
+
+/// The stream's version: the position of its newest message, 0 if none.
+fn version(connection: &Connection, stream: &str) -> Result<i64> {
+    let version: Option<i64> = connection
+        .prepare_cached("SELECT version FROM streams WHERE stream_name = ?1")
+        .and_then(|mut s| s.query_row([stream], |row| row.get(0)).optional())
+        .map_err(sqlite)?;
+    Ok(version.unwrap_or(0))
+}
+
+/// Whether a stream at `version` satisfies `expected`.
+fn check(stream: &str, expected: ExpectedVersion, version: i64) -> Result<()> {
+    if expected.matches(version) {
+        Ok(())
+    } else {
+        Err(Error::WrongExpectedVersion {
+            stream: stream.to_owned(),
+            expected,
+            actual: version,
+        })
+    }
 }
 
 /// Runs a query of [`MESSAGE_COLUMNS`].

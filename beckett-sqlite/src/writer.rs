@@ -107,21 +107,28 @@ impl Writer {
     }
 }
 
+/// Runs one statement of transaction control, prepared once per
+/// connection: they run around every write.
+pub(crate) fn control(connection: &Connection, statement: &str) -> Result<()> {
+    connection
+        .prepare_cached(statement)
+        .and_then(|mut s| s.execute([]))
+        .map(drop)
+        .map_err(sqlite)
+}
+
 /// Runs `write` between a savepoint and its release, rolling back to the
 /// savepoint if it fails.
 pub(crate) fn in_savepoint<T>(
     connection: &Connection,
     write: impl FnOnce(&Connection) -> Result<T>,
 ) -> Result<T> {
-    connection
-        .execute_batch("SAVEPOINT write")
-        .map_err(sqlite)?;
+    control(connection, "SAVEPOINT write")?;
     let outcome = write(connection);
-    let end = match outcome {
-        Ok(_) => "RELEASE write",
-        Err(_) => "ROLLBACK TO write; RELEASE write",
-    };
-    connection.execute_batch(end).map_err(sqlite)?;
+    if outcome.is_err() {
+        control(connection, "ROLLBACK TO write")?;
+    }
+    control(connection, "RELEASE write")?;
     outcome
 }
 
@@ -141,7 +148,7 @@ fn run(connection: Connection, queue: mpsc::Receiver<Job>, committed: impl Fn())
             Job::Hold(steps) => hold(&connection, steps, &committed),
             Job::Write(work) => {
                 let mut finishes = Vec::new();
-                let began = connection.execute_batch("BEGIN IMMEDIATE").map_err(sqlite);
+                let began = control(&connection, "BEGIN IMMEDIATE");
                 if let Err(error) = began {
                     work(Err(&error))(None);
                     continue;
@@ -157,9 +164,9 @@ fn run(connection: Connection, queue: mpsc::Receiver<Job>, committed: impl Fn())
                         Err(_) => break,
                     }
                 }
-                let commit = connection.execute_batch("COMMIT").map_err(sqlite);
+                let commit = control(&connection, "COMMIT");
                 if commit.is_err() {
-                    let _ = connection.execute_batch("ROLLBACK");
+                    let _ = control(&connection, "ROLLBACK");
                 }
                 let failed = commit.as_ref().err();
                 if failed.is_none() {
@@ -176,20 +183,20 @@ fn run(connection: Connection, queue: mpsc::Receiver<Job>, committed: impl Fn())
 /// Runs a held transaction's steps until it ends, or its holder goes away
 /// (which rolls it back).
 fn hold(connection: &Connection, steps: mpsc::Receiver<Step>, committed: &impl Fn()) {
-    let began = connection.execute_batch("BEGIN IMMEDIATE").map_err(sqlite);
+    let began = control(connection, "BEGIN IMMEDIATE");
     while let Ok(step) = steps.recv() {
         match step {
             Step::Run(run) => run(began.as_ref().map(|()| connection)),
             Step::End { commit, done } => {
                 let outcome = match &began {
                     Err(error) => Err(not_begun(error)),
-                    Ok(()) if commit => connection.execute_batch("COMMIT").map_err(sqlite),
-                    Ok(()) => connection.execute_batch("ROLLBACK").map_err(sqlite),
+                    Ok(()) if commit => control(connection, "COMMIT"),
+                    Ok(()) => control(connection, "ROLLBACK"),
                 };
                 match (&began, &outcome) {
                     (Ok(()), Ok(())) if commit => committed(),
                     (Ok(()), Err(_)) => {
-                        let _ = connection.execute_batch("ROLLBACK");
+                        let _ = control(connection, "ROLLBACK");
                     }
                     _ => {}
                 }
@@ -199,7 +206,7 @@ fn hold(connection: &Connection, steps: mpsc::Receiver<Step>, committed: &impl F
         }
     }
     if began.is_ok() {
-        let _ = connection.execute_batch("ROLLBACK");
+        let _ = control(connection, "ROLLBACK");
     }
 }
 

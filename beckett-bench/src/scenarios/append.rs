@@ -3,7 +3,7 @@
 
 use crate::database::{BenchDatabase, BenchResult};
 use crate::report;
-use beckett::{ExpectedVersion, MessageStorage, NewMessage, PostgresStore};
+use beckett::{ExpectedVersion, MessageStorage, NewMessage};
 use serde_json::json;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -14,9 +14,8 @@ const MESSAGES: usize = 100_000;
 const LONGEST: Duration = Duration::from_secs(10);
 
 pub async fn run(database: &BenchDatabase) -> BenchResult<()> {
-    let store = PostgresStore::new(database.pool.clone());
     for batch in [1, 100] {
-        let (messages, elapsed) = appends(&store, batch).await?;
+        let (messages, elapsed) = appends(&database.storage.messages, batch).await?;
         let parameters = json!({ "tasks": TASKS, "batch": batch });
         report::emit("append", parameters, messages, elapsed, json!({}));
     }
@@ -26,7 +25,7 @@ pub async fn run(database: &BenchDatabase) -> BenchResult<()> {
 /// Appends batches of `batch` messages from [`TASKS`] tasks until
 /// [`MESSAGES`] are appended or [`LONGEST`] has passed; returns how many
 /// were appended, and in what time.
-async fn appends(store: &PostgresStore, batch: usize) -> BenchResult<(usize, Duration)> {
+async fn appends(store: &Arc<dyn MessageStorage>, batch: usize) -> BenchResult<(usize, Duration)> {
     let appended = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let tasks: Vec<_> = (0..TASKS)

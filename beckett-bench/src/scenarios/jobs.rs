@@ -5,9 +5,10 @@ use crate::database::{BenchDatabase, BenchResult};
 use crate::handlers::{self, Job, Step};
 use crate::report;
 use crate::workers::Worker;
-use beckett::{ExpectedVersion, MessageStorage, NewMessage, PostgresStore};
+use beckett::{ExpectedVersion, MessageStorage, NewMessage};
 use chrono::{DateTime, Utc};
 use serde_json::json;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How the messages lie in streams, and which group handles them.
@@ -47,30 +48,24 @@ pub async fn run(
     shape: Shape,
     workers: usize,
 ) -> BenchResult<()> {
-    let store = PostgresStore::new(database.pool.clone());
     let enqueue_started = Instant::now();
-    enqueue(&store, &shape).await?;
+    enqueue(&database.storage.messages, &shape).await?;
     let enqueue_seconds = enqueue_started.elapsed().as_secs_f64();
 
-    let started_at: DateTime<Utc> = sqlx::query_scalar("SELECT clock_timestamp()")
-        .fetch_one(&database.pool)
-        .await?;
+    let started_at: DateTime<Utc> = database.now().await?;
     let running = (0..workers)
-        .map(|_| Worker::start(&database.url, shape.group))
+        .map(|_| Worker::start(database, shape.group))
         .collect::<BenchResult<Vec<_>>>()?;
     wait_until_handled(database, shape.group, shape.messages()).await?;
-    let finished_at: DateTime<Utc> =
-        sqlx::query_scalar("SELECT max(updated_at) FROM beckett.checkpoints WHERE group_name = $1")
-            .bind(shape.group)
-            .fetch_one(&database.pool)
-            .await?;
+    let finished_at = database.finished_at(shape.group).await?;
 
     let mut peak_rss = Vec::new();
     let mut out_of_order = 0;
     for worker in running {
         peak_rss.push(worker.peak_rss()?);
         out_of_order += worker
-            .stop()?
+            .stop()
+            .await?
             .lines()
             .find_map(reported_out_of_order)
             .unwrap_or(0);
@@ -94,7 +89,7 @@ pub async fn run(
 
 /// Appends the messages one at a time from [`APPENDERS`] tasks, each owning
 /// its streams, round by round, so streams fill side by side.
-async fn enqueue(store: &PostgresStore, shape: &Shape) -> BenchResult<()> {
+async fn enqueue(store: &Arc<dyn MessageStorage>, shape: &Shape) -> BenchResult<()> {
     let (streams, per_stream, ordered) = (
         shape.streams,
         shape.per_stream,
@@ -131,9 +126,6 @@ async fn enqueue(store: &PostgresStore, shape: &Shape) -> BenchResult<()> {
 }
 
 /// Waits until the group's checkpoints account for `messages` handled.
-/// While it waits it asks only whether work is left, through the index of
-/// lagging checkpoints: summing every checkpoint at each look would load
-/// the database it measures.
 pub async fn wait_until_handled(
     database: &BenchDatabase,
     group: &str,
@@ -141,32 +133,7 @@ pub async fn wait_until_handled(
 ) -> BenchResult<()> {
     let deadline = Instant::now() + LONGEST;
     loop {
-        let idle: bool = sqlx::query_scalar(
-            "SELECT coalesce(
-                    (SELECT min(global_position) FROM beckett.subscriptions
-                     WHERE group_name = $1)
-                    >= (SELECT coalesce(max(global_position), 0) FROM beckett.messages),
-                    false)
-                AND NOT EXISTS (
-                    SELECT FROM beckett.checkpoints
-                    WHERE group_name = $1 AND stream_version > stream_position
-                        AND status <> 'failed')",
-        )
-        .bind(group)
-        .fetch_one(&database.pool)
-        .await?;
-        let handled: i64 = if idle {
-            sqlx::query_scalar(
-                "SELECT coalesce(sum(stream_position), 0)::bigint FROM beckett.checkpoints
-                 WHERE group_name = $1",
-            )
-            .bind(group)
-            .fetch_one(&database.pool)
-            .await?
-        } else {
-            0
-        };
-        if handled >= messages as i64 {
+        if database.handled(group).await?.unwrap_or(0) >= messages as i64 {
             return Ok(());
         }
         if Instant::now() > deadline {

@@ -8,7 +8,7 @@ use crate::database::{BenchDatabase, BenchResult};
 use crate::handlers::{self, unix_micros, Ping};
 use crate::report;
 use crate::workers::Worker;
-use beckett::{ExpectedVersion, MessageStorage, NewMessage, PostgresStore};
+use beckett::{ExpectedVersion, NewMessage};
 use chrono::{TimeDelta, Utc};
 use serde_json::json;
 use std::collections::HashMap;
@@ -18,8 +18,8 @@ const APPENDS: u64 = 200;
 const INTERVAL: Duration = Duration::from_millis(20);
 
 pub async fn run(database: &BenchDatabase) -> BenchResult<()> {
-    let store = PostgresStore::new(database.pool.clone());
-    let worker = Worker::start(&database.url, handlers::LATENCY)?;
+    let (store, state) = (&database.storage.messages, &database.storage.engine);
+    let worker = Worker::start(database, handlers::LATENCY)?;
     wait_until_idle(database).await?;
 
     let started = Instant::now();
@@ -42,14 +42,16 @@ pub async fn run(database: &BenchDatabase) -> BenchResult<()> {
         let seq = APPENDS + n;
         let at = first_due + INTERVAL * n as u32;
         let ping = NewMessage::new(&Ping { seq })?;
-        store.schedule(&format!("Ping-{seq}"), ping, at).await?;
+        state
+            .schedule(&format!("Ping-{seq}"), ping, at.into())
+            .await?;
         due.insert(seq, at.timestamp_micros());
     }
     wait_until_handled(database, handlers::LATENCY, 2 * APPENDS as usize).await?;
     let scheduled_in = started.elapsed();
 
     let peak_rss = json!([worker.peak_rss()? / (1024 * 1024)]);
-    let output = worker.stop()?;
+    let output = worker.stop().await?;
     let mut extra = delays(&output, &committed)?;
     extra["peak_rss_mib"] = peak_rss.clone();
     let parameters = json!({ "appends": APPENDS, "interval_ms": INTERVAL.as_millis() });
@@ -84,14 +86,7 @@ fn delays(output: &str, since: &HashMap<u64, i64>) -> BenchResult<serde_json::Va
 /// more for its consumers to settle.
 async fn wait_until_idle(database: &BenchDatabase) -> BenchResult<()> {
     let deadline = Instant::now() + Duration::from_secs(30);
-    while sqlx::query_scalar::<_, i64>(
-        "SELECT count(*) FROM beckett.subscriptions WHERE group_name = $1",
-    )
-    .bind(handlers::LATENCY)
-    .fetch_one(&database.pool)
-    .await?
-        == 0
-    {
+    while !database.registered(handlers::LATENCY).await? {
         if Instant::now() > deadline {
             return Err("the worker did not start within 30 s".into());
         }

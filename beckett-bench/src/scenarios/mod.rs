@@ -4,14 +4,14 @@ mod append;
 mod jobs;
 mod latency;
 
-use crate::database::{BenchDatabase, BenchResult};
+use crate::database::{Backend, BenchDatabase, BenchResult};
 
 /// Every scenario, in the order `all` runs them.
 pub const ALL: [&str; 5] = ["append", "jobs", "ordered", "latency", "processes"];
 
-/// Runs one scenario on a fresh database.
-pub async fn run(scenario: &str) -> BenchResult<()> {
-    let database = BenchDatabase::create(scenario).await?;
+/// Runs one scenario on a fresh database of `backend`.
+pub async fn run(backend: Backend, scenario: &str) -> BenchResult<()> {
+    let database = BenchDatabase::create(backend, scenario).await?;
     let result = match scenario {
         "append" => append::run(&database).await,
         "jobs" => jobs::run(&database, scenario, jobs::Shape::JOBS, 1).await,

@@ -72,6 +72,31 @@ async fn record_once(_: Counted, ctx: Context) -> Result<(), BoxError> {
     Ok(())
 }
 
+/// Relays each message to `Relayed-<its stream>`, with its position, in
+/// the transaction that moves its checkpoint: exactly once, on any
+/// backend whose message store shares the state store's transactions.
+#[beckett::subscription(group = "Relay", messages(Counted), transactional)]
+async fn relay(counted: Counted, ctx: Context) -> Result<(), BoxError> {
+    delay().await;
+    let relayed = Relayed {
+        n: counted.n,
+        position: ctx.position(),
+        worker: worker(),
+    };
+    let stream = format!("Relayed-{}", ctx.stream());
+    ctx.append(&stream, beckett::ExpectedVersion::Any, relayed)
+        .await?;
+    Ok(())
+}
+
+/// What the relay appends.
+#[derive(Debug, Message, Serialize, Deserialize)]
+struct Relayed {
+    n: i64,
+    position: i64,
+    worker: String,
+}
+
 /// A scheduled message, carrying the time it is due.
 #[derive(Debug, Message, Serialize, Deserialize)]
 struct Due {

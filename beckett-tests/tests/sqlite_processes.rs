@@ -1,0 +1,118 @@
+//! Several worker processes on one SQLite file: each message handled, and
+//! a transactional handler's writes made exactly once, while a worker is
+//! killed mid-batch.
+
+mod common;
+
+use beckett::sqlite::SqliteStore;
+use beckett::{ExpectedVersion, GlobalCursor, Message, MessageStorage, NewMessage};
+use common::workers::{program, Worker};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What the workers' `Relay` group appends for each message it handles.
+#[derive(Debug, Message, Serialize, Deserialize)]
+struct Relayed {
+    n: i64,
+    position: i64,
+    worker: String,
+}
+
+const STREAMS: i64 = 20;
+const PER_STREAM: i64 = 15;
+
+/// A worker of the `Relay` group on the file at `path`.
+fn relay(path: &str, name: &str) -> Worker {
+    let mut command = Command::new(program("test_worker"));
+    command
+        .env("DATABASE_URL", format!("sqlite:{path}"))
+        .env("WORKER_NAME", name)
+        .env("BECKETT_GROUPS", "Relay")
+        .env("BECKETT_POLL_INTERVAL", "200ms")
+        .env("BECKETT_RESERVATION_TIMEOUT", "2s")
+        .env("WORKER_HANDLER_DELAY_MS", "40")
+        .stdout(Stdio::null());
+    Worker::spawn(name, command)
+}
+
+/// What was relayed: per source stream, the positions, in the order
+/// relayed; and per worker, how many.
+async fn relayed(store: &SqliteStore) -> (BTreeMap<String, Vec<i64>>, BTreeMap<String, usize>) {
+    let mut cursor = GlobalCursor::START;
+    let (mut relayed, mut by) = (BTreeMap::<_, Vec<i64>>::new(), BTreeMap::new());
+    loop {
+        let read = store.read_global(&cursor, 500).await.unwrap();
+        cursor = read.cursor;
+        if read.messages.is_empty() {
+            return (relayed, by);
+        }
+        for message in read.messages.iter().filter(|m| m.category() == "Relayed") {
+            let message: Relayed = message.decode().unwrap();
+            let source = format!("Numbers.{}", message.n / 1000);
+            relayed.entry(source).or_default().push(message.position);
+            *by.entry(message.worker).or_insert(0) += 1;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn workers_on_one_file_relay_each_message_once_though_one_is_killed() {
+    let name = format!("processes-{}.db", uuid::Uuid::now_v7());
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let path = path.to_str().unwrap().to_owned();
+    let store = Arc::new(SqliteStore::open(&path).unwrap());
+    let mut workers = [relay(&path, "first"), relay(&path, "second")];
+
+    let appenders: Vec<_> = (0..STREAMS)
+        .map(|stream| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for position in 1..=PER_STREAM {
+                    let n = stream * 1000 + position;
+                    let message = NewMessage::from_json("Counted", serde_json::json!({ "n": n }));
+                    let expected = ExpectedVersion::Exact(position - 1);
+                    store
+                        .append(&format!("Numbers.{stream}"), expected, vec![message])
+                        .await
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    // Killed while it holds streams, a few handlers into them.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    workers[0].kill();
+    let (_, before_the_kill) = relayed(&store).await;
+    for appender in appenders {
+        appender.await.unwrap();
+    }
+
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let (relayed, by) = loop {
+        let (relayed, by) = relayed(&store).await;
+        let done = relayed.values().map(Vec::len).sum::<usize>() as i64 >= STREAMS * PER_STREAM;
+        if done || Instant::now() > deadline {
+            break (relayed, by);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let expected: Vec<i64> = (1..=PER_STREAM).collect();
+    for stream in 0..STREAMS {
+        let source = format!("Numbers.{stream}");
+        assert_eq!(
+            relayed.get(&source),
+            Some(&expected),
+            "{source} relayed exactly once each, in order"
+        );
+    }
+    let killed = before_the_kill.get("first").copied().unwrap_or(0);
+    assert!(
+        killed > 0 && killed < relayed.len() * PER_STREAM as usize,
+        "the first worker was killed in the middle of its work: {before_the_kill:?}"
+    );
+    assert!(by.get("second").is_some_and(|&n| n > 0), "{by:?}");
+    workers[1].terminate(Duration::from_secs(10));
+}
