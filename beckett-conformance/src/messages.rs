@@ -6,7 +6,9 @@
 //! breaks a promise. [`message_store_tests!`](crate::message_store_tests)
 //! runs them all.
 
-use crate::support::{accepted, assert_wrong_version, ids, joined, ping, pings, unique, PING};
+use crate::support::{
+    accepted, assert_wrong_version, ids, joined, ping, pings, stored_ids, unique, PING,
+};
 use beckett_core::store::{GlobalReader, MAX_STREAM_NAME_BYTES};
 use beckett_core::{
     category, Appended, Envelope, Error, ExpectedVersion, GlobalCursor, MessageStorage, Metadata,
@@ -162,13 +164,7 @@ pub async fn mismatches_write_nothing<S: MessageStorage + ?Sized>(store: &Arc<S>
         let result = store.append(&stream, expected, pings(3)).await;
         assert_wrong_version(result, &stream, expected, 2);
     }
-    let held: Vec<Uuid> = store
-        .read_stream(&stream, 1, 100)
-        .await
-        .unwrap()
-        .iter()
-        .map(|m| m.id)
-        .collect();
+    let held: Vec<Uuid> = stored_ids(store, &stream).await;
     assert_eq!(
         held, kept,
         "`{stream}` holds only what was accepted after refused appends"
@@ -298,13 +294,7 @@ pub async fn racing_exact_appends_have_one_winner<S: MessageStorage + ?Sized>(st
             "appends expecting version {round} that were accepted"
         );
     }
-    let stored: Vec<Uuid> = store
-        .read_stream(&stream, 1, 100)
-        .await
-        .unwrap()
-        .iter()
-        .map(|m| m.id)
-        .collect();
+    let stored: Vec<Uuid> = stored_ids(&**store, &stream).await;
     let expected: Vec<Uuid> = winners.values().map(|ids| ids[0]).collect();
     assert_eq!(
         stored, expected,

@@ -40,6 +40,13 @@ pub(crate) fn ids(messages: &[NewMessage]) -> Vec<Uuid> {
     messages.iter().map(NewMessage::id).collect()
 }
 
+/// The ids of the messages `stream` holds, in stream order.
+pub(crate) async fn stored_ids<S: MessageStorage + ?Sized>(store: &S, stream: &str) -> Vec<Uuid> {
+    let stored = store.read_stream(stream, 1, 1_000).await;
+    let stored = stored.unwrap_or_else(|error| panic!("reading `{stream}` failed: {error}"));
+    stored.iter().map(|m| m.id).collect()
+}
+
 /// Appends `messages`, which the store must accept, reporting one global
 /// position per message; returns what it reports.
 pub(crate) async fn accepted<S: MessageStorage + ?Sized>(

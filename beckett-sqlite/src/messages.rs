@@ -4,7 +4,7 @@
 use crate::error::sqlite;
 use crate::SqliteStore;
 use beckett_core::state::Wakeup;
-use beckett_core::store::{validate_stream_name, GlobalReader};
+use beckett_core::store::validate_stream_name;
 use beckett_core::{
     Appended, DecodeError, Encoded, Envelope, Error, ExpectedVersion, GlobalCursor, GlobalRead,
     MessageStorage, NewMessage, RawMessage, Result,
@@ -98,25 +98,6 @@ impl MessageStorage for SqliteStore {
                 Ok(query_messages(connection, &sql, params![stream])?.pop())
             })
             .await
-    }
-
-    async fn reader(&self) -> Result<Box<dyn GlobalReader + '_>> {
-        Ok(Box::new(Reader(self)))
-    }
-}
-
-/// Follows the global order on the read connections.
-struct Reader<'a>(&'a SqliteStore);
-
-#[async_trait::async_trait]
-impl GlobalReader for Reader<'_> {
-    async fn read(
-        &mut self,
-        after: &GlobalCursor,
-        limit: usize,
-        bodies: Option<&[&str]>,
-    ) -> Result<GlobalRead<RawMessage>> {
-        self.0.read_global_raw(after, limit, bodies).await
     }
 }
 
