@@ -554,6 +554,17 @@ pub async fn invalid_names_are_refused<S: MessageStorage + ?Sized>(store: &Arc<S
             matches!(&result, Err(Error::InvalidStreamName { stream: named, .. }) if named == stream),
             "appending to {stream:?} gave {result:?}, not an invalid stream name"
         );
+        let read = store.read_stream(stream, 1, 10).await.map(|r| r.len());
+        let last = store.last_message(stream).await.map(|m| m.is_some());
+        for (what, refused) in [
+            ("reading", read.is_err()),
+            ("the last message of", last.is_err()),
+        ] {
+            assert!(
+                refused,
+                "{what} {stream:?} was not refused as an invalid stream name"
+            );
+        }
     }
     let longest = format!(
         "{prefix}{}",

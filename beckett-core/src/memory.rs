@@ -153,6 +153,7 @@ impl MessageStorage for MemoryStore {
     }
 
     async fn last_message(&self, stream: &str) -> Result<Option<RawMessage>> {
+        validate_stream_name(stream)?;
         let store = self.messages();
         let last = store.streams.get(stream).and_then(|s| s.last());
         Ok(last.map(|&i| store.all[i].clone()))

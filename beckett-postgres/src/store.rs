@@ -388,6 +388,7 @@ impl MessageStorage for PostgresStore {
     }
 
     async fn last_message(&self, stream: &str) -> Result<Option<RawMessage>> {
+        validate_stream_name(stream)?;
         let row = sqlx::query(&self.sql.read_last)
             .bind(stream)
             .fetch_optional(&self.pool)

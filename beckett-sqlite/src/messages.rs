@@ -88,6 +88,7 @@ impl MessageStorage for SqliteStore {
     }
 
     async fn last_message(&self, stream: &str) -> Result<Option<RawMessage>> {
+        validate_stream_name(stream)?;
         let stream = stream.to_owned();
         self.readers()
             .read(move |connection| {

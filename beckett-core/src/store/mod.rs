@@ -115,7 +115,9 @@ pub trait MessageStorage: Any + Send + Sync {
         bodies: Option<&[&str]>,
     ) -> Result<GlobalRead<RawMessage>>;
 
-    /// The newest message of a stream, if it has any.
+    /// The newest message of a stream, if it has any; an invalid stream
+    /// name is [`Error::InvalidStreamName`](crate::Error::InvalidStreamName),
+    /// as in every read.
     async fn last_message(&self, stream: &str) -> Result<Option<RawMessage>>;
 
     /// A reader of the global order for one consumer that follows it for
