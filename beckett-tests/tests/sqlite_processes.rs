@@ -58,12 +58,70 @@ async fn relayed(store: &SqliteStore) -> (BTreeMap<String, Vec<i64>>, BTreeMap<S
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn workers_on_one_file_relay_each_message_once_though_one_is_killed() {
+/// A new SQLite file in the target's temporary directory, and a store on it.
+fn new_file() -> (String, Arc<SqliteStore>) {
     let name = format!("processes-{}.db", uuid::Uuid::now_v7());
     let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     let path = path.to_str().unwrap().to_owned();
     let store = Arc::new(SqliteStore::open(&path).unwrap());
+    (path, store)
+}
+
+/// Appends message `n` of `Numbers.{n / 1000}` at its position.
+async fn append_number(store: &SqliteStore, n: i64) {
+    let message = NewMessage::from_json("Counted", serde_json::json!({ "n": n }));
+    let expected = ExpectedVersion::Exact(n % 1000 - 1);
+    let stream = format!("Numbers.{}", n / 1000);
+    store
+        .append(&stream, expected, vec![message])
+        .await
+        .unwrap();
+}
+
+/// Waits until `count` messages are relayed, or 40 s have passed.
+async fn until_relayed(
+    store: &SqliteStore,
+    count: usize,
+) -> (BTreeMap<String, Vec<i64>>, BTreeMap<String, usize>) {
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let (relayed, by) = relayed(store).await;
+        if relayed.values().map(Vec::len).sum::<usize>() >= count || Instant::now() > deadline {
+            return (relayed, by);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_leader_is_replaced_once_its_lease_runs_out() {
+    let (path, store) = new_file();
+    let mut leader = relay(&path, "leader");
+    append_number(&store, 1).await;
+    let (_, by) = until_relayed(&store, 1).await;
+    assert_eq!(
+        by.get("leader"),
+        Some(&1),
+        "the only worker leads and relays"
+    );
+    let _successor = relay(&path, "successor");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    leader.kill();
+    for n in 2..=6 {
+        append_number(&store, n).await;
+    }
+    let (relayed, by) = until_relayed(&store, 6).await;
+    assert_eq!(
+        relayed.get("Numbers.0"),
+        Some(&(1..=6).collect::<Vec<_>>()),
+        "the messages appended after the leader died are relayed, once each: {by:?}"
+    );
+    assert_eq!(by.get("successor"), Some(&5), "{by:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn workers_on_one_file_relay_each_message_once_though_one_is_killed() {
+    let (path, store) = new_file();
     let mut workers = [relay(&path, "first"), relay(&path, "second")];
 
     let appenders: Vec<_> = (0..STREAMS)
@@ -71,13 +129,7 @@ async fn workers_on_one_file_relay_each_message_once_though_one_is_killed() {
             let store = store.clone();
             tokio::spawn(async move {
                 for position in 1..=PER_STREAM {
-                    let n = stream * 1000 + position;
-                    let message = NewMessage::from_json("Counted", serde_json::json!({ "n": n }));
-                    let expected = ExpectedVersion::Exact(position - 1);
-                    store
-                        .append(&format!("Numbers.{stream}"), expected, vec![message])
-                        .await
-                        .unwrap();
+                    append_number(&store, stream * 1000 + position).await;
                 }
             })
         })
@@ -90,15 +142,7 @@ async fn workers_on_one_file_relay_each_message_once_though_one_is_killed() {
         appender.await.unwrap();
     }
 
-    let deadline = Instant::now() + Duration::from_secs(40);
-    let (relayed, by) = loop {
-        let (relayed, by) = relayed(&store).await;
-        let done = relayed.values().map(Vec::len).sum::<usize>() as i64 >= STREAMS * PER_STREAM;
-        if done || Instant::now() > deadline {
-            break (relayed, by);
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let (relayed, by) = until_relayed(&store, (STREAMS * PER_STREAM) as usize).await;
     let expected: Vec<i64> = (1..=PER_STREAM).collect();
     for stream in 0..STREAMS {
         let source = format!("Numbers.{stream}");
