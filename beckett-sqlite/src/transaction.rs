@@ -21,7 +21,9 @@ use uuid::Uuid;
 ///
 /// It takes the writer at its first statement and holds it until it ends,
 /// so the process's other writes wait meanwhile: do the slow work of a
-/// handler before writing in its transaction.
+/// handler before writing in its transaction, and write through the
+/// context (`ctx.append`, `ctx.schedule`), which joins it, rather than
+/// through the store, whose writes would wait for the transaction to end.
 ///
 /// ```no_run
 /// # async fn demo(ctx: beckett::Context) -> Result<(), beckett::BoxError> {
