@@ -190,6 +190,7 @@ macro_rules! state_store_tests {
                 reservations_exclude_each_other,
                 created_checkpoints_are_taken,
                 tokens,
+                checkpoints_never_move_back,
                 reservations_expire,
                 retries_and_failures,
                 scheduled_once,

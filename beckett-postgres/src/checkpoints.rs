@@ -636,7 +636,7 @@ impl Statements {
             complete: format!(
                 "WITH completed AS (
                     UPDATE {s}.checkpoints AS c
-                    SET stream_position = d.position, status = 'active', attempts = 0,
+                    SET stream_position = greatest(c.stream_position, d.position), status = 'active', attempts = 0,
                         last_error = NULL, reserved_by = NULL, reserved_until = NULL,
                         process_at = now(), updated_at = now()
                     FROM unnest($1::text[]::tid[], $2::bigint[]) AS d (row, position)
@@ -650,7 +650,8 @@ impl Statements {
             // over matches no row.
             advance: format!(
                 "UPDATE {s}.checkpoints
-                 SET stream_position = $5, status = 'active', attempts = 0, last_error = NULL,
+                 SET stream_position = greatest(stream_position, $5), status = 'active', attempts = 0,
+                     last_error = NULL,
                      reserved_by = CASE WHEN $6::interval IS NULL THEN NULL ELSE reserved_by END,
                      reserved_until = now() + $6::interval,
                      process_at = now() + coalesce($6::interval, interval '0'), updated_at = now()
@@ -658,11 +659,11 @@ impl Statements {
             ),
             fail: format!(
                 "UPDATE {s}.checkpoints
-                 SET stream_position = $5, attempts = $6, last_error = $7,
+                 SET stream_position = greatest(stream_position, $5), attempts = $6, last_error = $7,
                      status = CASE WHEN $8::interval IS NULL THEN 'failed' ELSE 'retry' END,
                      process_at = now() + coalesce($8::interval, interval '0'),
                      reserved_by = NULL, reserved_until = NULL, updated_at = now()
-                 WHERE {key} AND reserved_by = $4 AND stream_position <= $5"
+                 WHERE {key} AND reserved_by = $4"
             ),
             extend: format!(
                 "WITH held AS (

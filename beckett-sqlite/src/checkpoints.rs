@@ -367,7 +367,8 @@ pub(crate) fn complete(
     let mut complete = connection
         .prepare_cached(&format!(
             "UPDATE checkpoints
-             SET stream_position = ?5, status = 'active', attempts = 0, last_error = NULL,
+             SET stream_position = max(stream_position, ?5), status = 'active', attempts = 0,
+                 last_error = NULL,
                  reserved_by = NULL, reserved_until = NULL, process_at = ?6, updated_at = ?6
              WHERE {KEY} AND reserved_by = ?4
              RETURNING stream_version > stream_position"
@@ -407,7 +408,8 @@ pub(crate) fn advance(
     let changed = connection
         .prepare_cached(&format!(
             "UPDATE checkpoints
-             SET stream_position = ?5, status = 'active', attempts = 0, last_error = NULL,
+             SET stream_position = max(stream_position, ?5), status = 'active', attempts = 0,
+                 last_error = NULL,
                  reserved_by = CASE WHEN ?6 IS NULL THEN NULL ELSE reserved_by END,
                  reserved_until = ?7 + ?6, process_at = ?7 + coalesce(?6, 0), updated_at = ?7
              WHERE {KEY} AND reserved_by = ?4"
@@ -438,11 +440,11 @@ pub(crate) fn fail(
     connection
         .prepare_cached(&format!(
             "UPDATE checkpoints
-             SET stream_position = ?5, attempts = ?6, last_error = ?7,
+             SET stream_position = max(stream_position, ?5), attempts = ?6, last_error = ?7,
                  status = CASE WHEN ?8 IS NULL THEN 'failed' ELSE 'retry' END,
                  process_at = ?9 + coalesce(?8, 0), reserved_by = NULL, reserved_until = NULL,
                  updated_at = ?9
-             WHERE {KEY} AND reserved_by = ?4 AND stream_position <= ?5"
+             WHERE {KEY} AND reserved_by = ?4"
         ))
         .and_then(|mut s| {
             s.execute(params![

@@ -432,6 +432,53 @@ pub async fn retries_and_failures(storage: &Storage) {
     );
 }
 
+/// A checkpoint never moves back: an advance, a failure or a completion
+/// at a position below the one kept leaves it there, and still does what
+/// else it asks (keeps, records, releases).
+pub async fn checkpoints_never_move_back(storage: &Storage) {
+    let mut fixture = Fixture::new(storage, "back").await;
+    let stream = fixture.stream("1");
+    fixture.lag(&stream, 4).await;
+    let engine = fixture.engine();
+    let group = &fixture.group;
+    let held = fixture.reserve_one(&stream, LONG).await;
+    assert!(engine.advance(group, &held, 3, Some(LONG)).await.unwrap());
+    let moved = engine.advance(group, &held, 1, Some(LONG)).await.unwrap();
+    assert!(
+        moved,
+        "the holder's advance to an older position was refused"
+    );
+    engine.release(&[held.token], Duration::ZERO).await.unwrap();
+    let held = fixture.reserve_one(&stream, LONG).await;
+    assert_eq!(
+        held.position, 3,
+        "an advance to an older position moved the checkpoint back"
+    );
+
+    let older = failure(2, 1, "failed behind the checkpoint", Some(Duration::ZERO));
+    engine.fail(group, &held, &older).await.unwrap();
+    let held = fixture.reserve_one(&stream, LONG).await;
+    assert_eq!(
+        held.position, 3,
+        "a failure at an older position moved the checkpoint back"
+    );
+    assert_eq!(
+        held.attempts, 1,
+        "the failure was recorded and its reservation released"
+    );
+
+    let lagging = fixture.complete(&held, 2).await;
+    assert!(
+        lagging,
+        "a completion below the stream's version leaves it lagging"
+    );
+    let held = fixture.reserve_one(&stream, LONG).await;
+    assert_eq!(
+        held.position, 3,
+        "a completion at an older position moved the checkpoint back"
+    );
+}
+
 /// A failure of the message after `position`, on attempt `attempts`.
 fn failure(position: i64, attempts: u32, error: &str, retry_in: Option<Duration>) -> Failure {
     Failure {

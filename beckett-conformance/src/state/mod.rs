@@ -21,8 +21,8 @@ mod signals;
 mod subscriptions;
 
 pub use checkpoints::{
-    created_checkpoints_are_taken, reservations_exclude_each_other, reservations_expire,
-    retries_and_failures, tokens,
+    checkpoints_never_move_back, created_checkpoints_are_taken, reservations_exclude_each_other,
+    reservations_expire, retries_and_failures, tokens,
 };
 pub use scheduling::{recurring_jobs, scheduled_once};
 pub use signals::{transactions, transactions_in_the_global_order, wakeups};

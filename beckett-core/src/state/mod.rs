@@ -29,9 +29,10 @@ use uuid::Uuid;
 /// The store of the engine's state.
 ///
 /// Every method is one atomic step that several processes may take at
-/// once: the store makes reservations exclude each other, and moves a
-/// checkpoint only for the holder of its reservation's token. The
-/// conformance suite checks each promise made here.
+/// once: the store makes reservations exclude each other, moves a
+/// checkpoint only for the holder of its reservation's token, and never
+/// moves one back (a position below the one kept leaves it where it is).
+/// The conformance suite checks each promise made here.
 #[async_trait::async_trait]
 pub trait EngineStorage: Any + Send + Sync {
     // Subscriptions.
@@ -92,8 +93,7 @@ pub trait EngineStorage: Any + Send + Sync {
         keep: Option<Duration>,
     ) -> Result<bool>;
 
-    /// Records a failed handler call and releases the reservation; a
-    /// checkpoint never moves back.
+    /// Records a failed handler call and releases the reservation.
     async fn fail(&self, group: &str, reservation: &Reservation, failure: &Failure) -> Result<()>;
 
     /// Extends reservations, by token, to last `timeout` from now; returns
