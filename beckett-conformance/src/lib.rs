@@ -187,6 +187,7 @@ macro_rules! state_store_tests {
             state [
                 leadership,
                 subscriptions,
+                from_the_end_checkpoints_start_after_the_start,
                 reservations_exclude_each_other,
                 created_checkpoints_are_taken,
                 tokens,

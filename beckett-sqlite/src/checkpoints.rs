@@ -198,18 +198,15 @@ pub(crate) fn record(
 ) -> Result<(HashSet<Uuid>, bool)> {
     let now = now();
     // A subscription that started at the end creates a stream's checkpoint
-    // past the messages appended before its start: those are a prefix of
-    // the stream, ending before the first position read now.
+    // just before the first position read now: the global order follows
+    // each stream's, so the stream's earlier messages came before the start
+    // or were read already without one the subscription selects.
     let mut raise = connection
         .prepare_cached(
             "INSERT INTO checkpoints AS c (group_name, subscription, stream_name, stream_version,
                  stream_position, reserved_by, reserved_until, process_at, updated_at)
              SELECT ?1, ?2, ?3, ?4,
-                 CASE WHEN s.start_position IS NULL OR ?5 = 1 THEN 0 ELSE (
-                     SELECT coalesce(max(m.stream_position), 0) FROM messages AS m
-                     WHERE m.stream_name = ?3 AND m.stream_position < ?5
-                         AND m.global_position <= s.start_position)
-                 END,
+                 CASE WHEN s.start_position IS NULL THEN 0 ELSE ?5 - 1 END,
                  ?6, CASE WHEN ?6 IS NOT NULL THEN ?7 + ?8 END,
                  CASE WHEN ?6 IS NOT NULL THEN ?7 + ?8 ELSE ?7 END, ?7
              FROM subscriptions AS s WHERE s.group_name = ?1 AND s.name = ?2
@@ -578,15 +575,8 @@ pub(crate) fn skip(
         return Ok(false);
     };
     let now = now();
-    // The failing message is the stream's first after the position.
-    let skipped: i64 = connection
-        .query_row(
-            "SELECT coalesce(min(stream_position), ?2) FROM messages
-             WHERE stream_name = ?1 AND stream_position > ?2",
-            params![stream, handled],
-            |row| row.get(0),
-        )
-        .map_err(sqlite)?;
+    // The failing message is the next: a stream's positions have no gap.
+    let skipped = handled + 1;
     connection
         .execute(
             &format!(

@@ -26,7 +26,9 @@ pub use checkpoints::{
 };
 pub use scheduling::{recurring_jobs, scheduled_once};
 pub use signals::{transactions, transactions_in_the_global_order, wakeups};
-pub use subscriptions::{leadership, subscriptions};
+pub use subscriptions::{
+    from_the_end_checkpoints_start_after_the_start, leadership, subscriptions,
+};
 
 use crate::support::{accepted, ids, pings, unique, PING};
 use beckett_core::state::{

@@ -202,3 +202,49 @@ async fn assert_undeclared(
         "the subscriptions of `{group}` besides {declared:?}, with their lagging checkpoints"
     );
 }
+
+/// A subscription that starts at the end creates a stream's checkpoint
+/// just before the first message read after its start: a stream written
+/// before the start resumes after what it held then, and a stream new
+/// since starts at its beginning.
+pub async fn from_the_end_checkpoints_start_after_the_start(storage: &Storage) {
+    let (engine, messages) = (&*storage.engine, &*storage.messages);
+    let group = unique("late-");
+    let (old, new) = (unique("Late-old"), unique("Late-new"));
+    accepted(messages, &old, ExpectedVersion::NoStream, pings(3)).await;
+    let everything = Selection {
+        types: Vec::new(),
+        category: None,
+        stream: None,
+    };
+    let registered = engine.register(&group, "late", true, &everything).await;
+    registered.expect("registering from the end");
+    let mut leader = lead(engine, &group).await;
+    accepted(messages, &old, ExpectedVersion::Exact(3), pings(2)).await;
+    accepted(messages, &new, ExpectedVersion::NoStream, pings(2)).await;
+    let raise = |stream, version, first| Raise {
+        subscription: "late",
+        stream,
+        version,
+        first,
+        take: None,
+    };
+    let raises = [raise(&old, 5, 4), raise(&new, 2, 1)];
+    leader.record(&raises, &[], LONG).await.expect("raising");
+    let reserved = engine.reserve(&group, &["late"], 10, 10, LONG).await;
+    let positions: BTreeMap<String, i64> = reserved
+        .expect("reserving")
+        .into_iter()
+        .map(|r| (r.reservation.stream, r.reservation.position))
+        .collect();
+    assert_eq!(
+        positions.get(&old),
+        Some(&3),
+        "the checkpoint of a stream that held 3 messages at the start"
+    );
+    assert_eq!(
+        positions.get(&new),
+        Some(&0),
+        "the checkpoint of a stream new since the start"
+    );
+}
