@@ -3,7 +3,8 @@
 use crate::error::{Error, Result};
 use crate::message::NewMessage;
 use crate::store::{
-    validate_stream_name, Appended, Envelope, GlobalCursor, GlobalRead, MessageStorage, RawMessage,
+    encode_batch, validate_stream_name, Appended, Envelope, GlobalCursor, GlobalRead,
+    MessageStorage, RawMessage,
 };
 use crate::version::ExpectedVersion;
 use chrono::Utc;
@@ -67,11 +68,7 @@ impl MessageStorage for MemoryStore {
         expected: ExpectedVersion,
         messages: Vec<NewMessage>,
     ) -> Result<Appended> {
-        validate_stream_name(stream)?;
-        let encoded = messages
-            .into_iter()
-            .map(NewMessage::encode)
-            .collect::<Result<Vec<_>>>()?;
+        let encoded = encode_batch(stream, messages)?;
         let mut store = self.messages();
         let Messages { all, streams } = &mut *store;
         let version = streams.get(stream).map_or(0, |s| s.len() as i64);

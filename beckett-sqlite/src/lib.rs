@@ -99,7 +99,7 @@ impl SqliteStore {
         Ok(Self {
             inner: Arc::new(Inner {
                 readers: Readers::new(location.as_str()),
-                writer: Writer::start(connection, || {}),
+                writer: Writer::start(connection),
                 wakeups,
                 location,
             }),

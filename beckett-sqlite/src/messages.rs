@@ -4,7 +4,7 @@
 use crate::error::sqlite;
 use crate::SqliteStore;
 use beckett_core::state::Wakeup;
-use beckett_core::store::validate_stream_name;
+use beckett_core::store::{encode_batch, validate_stream_name};
 use beckett_core::{
     Appended, DecodeError, Encoded, Envelope, Error, ExpectedVersion, GlobalCursor, GlobalRead,
     MessageStorage, NewMessage, RawMessage, Result,
@@ -25,11 +25,7 @@ impl MessageStorage for SqliteStore {
         expected: ExpectedVersion,
         messages: Vec<NewMessage>,
     ) -> Result<Appended> {
-        validate_stream_name(stream)?;
-        let encoded = messages
-            .into_iter()
-            .map(NewMessage::encode)
-            .collect::<Result<Vec<_>>>()?;
+        let encoded = encode_batch(stream, messages)?;
         let stream = stream.to_owned();
         let appended = self
             .writer()

@@ -8,7 +8,7 @@ use crate::writer::{in_savepoint, InTransaction, Step};
 use crate::SqliteStore;
 use beckett_core::scheduling::Due;
 use beckett_core::state::{Reservation, StateTransaction, Wakeup};
-use beckett_core::store::validate_stream_name;
+use beckett_core::store::encode_batch;
 use beckett_core::{Appended, Error, ExpectedVersion, NewMessage, Result};
 use rusqlite::Connection;
 use std::sync::mpsc;
@@ -126,18 +126,14 @@ impl StateTransaction for SqliteTransaction {
         expected: ExpectedVersion,
         messages: Vec<NewMessage>,
     ) -> Option<Result<Appended>> {
-        let encoded = match messages.into_iter().map(NewMessage::encode).collect() {
-            Ok(encoded) => encoded,
-            Err(error) => return Some(Err(error)),
+        let appended = match encode_batch(stream, messages) {
+            Ok(encoded) => {
+                let stream = stream.to_owned();
+                self.step(move |c| append(c, &stream, expected, &encoded))
+                    .await
+            }
+            Err(error) => Err(error),
         };
-        let stream = stream.to_owned();
-        let appended: Result<Appended> = async {
-            validate_stream_name(&stream)?;
-            let encoded: Vec<_> = encoded;
-            self.step(move |c| append(c, &stream, expected, &encoded))
-                .await
-        }
-        .await;
         if appended
             .as_ref()
             .is_ok_and(|a| !a.global_positions.is_empty())

@@ -58,13 +58,12 @@ impl std::fmt::Debug for Job {
 }
 
 impl Writer {
-    /// Starts the writer thread on `connection`; `committed` runs on that
-    /// thread after each commit.
-    pub fn start(connection: Connection, committed: impl Fn() + Send + 'static) -> Self {
+    /// Starts the writer thread on `connection`.
+    pub fn start(connection: Connection) -> Self {
         let (jobs, queue) = mpsc::channel();
         std::thread::Builder::new()
             .name("beckett-sqlite-writer".to_owned())
-            .spawn(move || run(connection, queue, committed))
+            .spawn(move || run(connection, queue))
             .expect("a thread can be started");
         Self { jobs }
     }
@@ -134,7 +133,7 @@ pub(crate) fn in_savepoint<T>(
 
 /// The writer thread: takes what queued, runs it in one transaction,
 /// commits, answers; holds a transaction for whoever asked for one.
-fn run(connection: Connection, queue: mpsc::Receiver<Job>, committed: impl Fn()) {
+fn run(connection: Connection, queue: mpsc::Receiver<Job>) {
     let mut next = None;
     loop {
         let job = match next.take() {
@@ -145,7 +144,7 @@ fn run(connection: Connection, queue: mpsc::Receiver<Job>, committed: impl Fn())
             },
         };
         match job {
-            Job::Hold(steps) => hold(&connection, steps, &committed),
+            Job::Hold(steps) => hold(&connection, steps),
             Job::Write(work) => {
                 let mut finishes = Vec::new();
                 let began = control(&connection, "BEGIN IMMEDIATE");
@@ -169,9 +168,6 @@ fn run(connection: Connection, queue: mpsc::Receiver<Job>, committed: impl Fn())
                     let _ = control(&connection, "ROLLBACK");
                 }
                 let failed = commit.as_ref().err();
-                if failed.is_none() {
-                    committed();
-                }
                 for finish in finishes {
                     finish(failed);
                 }
@@ -182,7 +178,7 @@ fn run(connection: Connection, queue: mpsc::Receiver<Job>, committed: impl Fn())
 
 /// Runs a held transaction's steps until it ends, or its holder goes away
 /// (which rolls it back).
-fn hold(connection: &Connection, steps: mpsc::Receiver<Step>, committed: &impl Fn()) {
+fn hold(connection: &Connection, steps: mpsc::Receiver<Step>) {
     let began = control(connection, "BEGIN IMMEDIATE");
     while let Ok(step) = steps.recv() {
         match step {
@@ -193,12 +189,8 @@ fn hold(connection: &Connection, steps: mpsc::Receiver<Step>, committed: &impl F
                     Ok(()) if commit => control(connection, "COMMIT"),
                     Ok(()) => control(connection, "ROLLBACK"),
                 };
-                match (&began, &outcome) {
-                    (Ok(()), Ok(())) if commit => committed(),
-                    (Ok(()), Err(_)) => {
-                        let _ = control(connection, "ROLLBACK");
-                    }
-                    _ => {}
+                if began.is_ok() && outcome.is_err() {
+                    let _ = control(connection, "ROLLBACK");
                 }
                 let _ = done.send(outcome);
                 return;

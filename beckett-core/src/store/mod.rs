@@ -14,9 +14,27 @@ pub use envelope::{Envelope, RawMessage};
 pub use stream_name::{category, validate as validate_stream_name, MAX_STREAM_NAME_BYTES};
 
 use crate::error::Result;
-use crate::message::NewMessage;
+use crate::message::{Encoded, NewMessage};
 use crate::version::ExpectedVersion;
 use std::any::Any;
+
+/// A batch to append, as a store writes it: the stream's name checked, and
+/// each message's type checked and its metadata encoded. What every store
+/// does first, so that bad input is refused before anything is written.
+///
+/// ```
+/// use beckett::store::encode_batch;
+/// use beckett::NewMessage;
+///
+/// let ping = || NewMessage::from_json("Ping", serde_json::json!({}));
+/// assert_eq!(encode_batch("Pinger-1", vec![ping(), ping()])?.len(), 2);
+/// assert!(encode_batch("", vec![ping()]).is_err());
+/// # Ok::<(), beckett::Error>(())
+/// ```
+pub fn encode_batch(stream: &str, messages: Vec<NewMessage>) -> Result<Vec<Encoded>> {
+    validate_stream_name(stream)?;
+    messages.into_iter().map(NewMessage::encode).collect()
+}
 
 /// What an append wrote.
 ///
