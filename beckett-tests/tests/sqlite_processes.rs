@@ -26,12 +26,18 @@ const PER_STREAM: i64 = 15;
 
 /// A worker of the `Relay` group on the file at `path`.
 fn relay(path: &str, name: &str) -> Worker {
+    relay_polling(path, name, "200ms")
+}
+
+/// A worker of the `Relay` group that polls every `poll` when no wake-up
+/// comes.
+fn relay_polling(path: &str, name: &str, poll: &str) -> Worker {
     let mut command = Command::new(program("test_worker"));
     command
         .env("DATABASE_URL", format!("sqlite:{path}"))
         .env("WORKER_NAME", name)
         .env("BECKETT_GROUPS", "Relay")
-        .env("BECKETT_POLL_INTERVAL", "200ms")
+        .env("BECKETT_POLL_INTERVAL", poll)
         .env("BECKETT_RESERVATION_TIMEOUT", "2s")
         .env("WORKER_HANDLER_DELAY_MS", "40")
         .stdout(Stdio::null());
@@ -91,6 +97,23 @@ async fn until_relayed(
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_append_by_another_process_wakes_a_worker_that_barely_polls() {
+    let (path, store) = new_file();
+    let _worker = relay_polling(&path, "sleeper", "60s");
+    // Past its start, when it reads everything once without a wake-up.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let appended = Instant::now();
+    append_number(&store, 1).await;
+    let (relayed, by) = until_relayed(&store, 1).await;
+    assert_eq!(relayed.get("Numbers.0"), Some(&vec![1]), "{by:?}");
+    assert!(
+        appended.elapsed() < Duration::from_secs(10),
+        "relayed only after {:?}: the worker was not woken, it polled",
+        appended.elapsed()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
