@@ -116,7 +116,7 @@ async fn produce(storage: &Storage, count: usize, pause: Duration) -> beckett::R
         };
         let stream = format!("Order-{order_id}");
         storage
-            .messages
+            .messages()
             .append(
                 &stream,
                 ExpectedVersion::NoStream,
@@ -126,12 +126,12 @@ async fn produce(storage: &Storage, count: usize, pause: Duration) -> beckett::R
         let due_at = Utc::now() + PAYMENT_DUE_IN;
         let reminder = NewMessage::new(&PaymentReminder { order_id, due_at })?;
         let reminder = storage
-            .engine
+            .engine()
             .schedule(&stream, reminder, due_at.into())
             .await?;
         if i % 2 == 1 {
             // Paid before the reminder was due.
-            storage.engine.cancel_scheduled(reminder).await?;
+            storage.engine().cancel_scheduled(reminder).await?;
         }
         tokio::time::sleep(pause).await;
     }

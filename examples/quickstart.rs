@@ -29,7 +29,7 @@ struct OrderItemAdded {
 #[tokio::main]
 async fn main() -> beckett::Result<()> {
     let storage = beckett::open_from_env().await?;
-    let store = &*storage.messages;
+    let store = &**storage.messages();
 
     let order_id = Uuid::now_v7();
     let stream = format!("Order-{order_id}");

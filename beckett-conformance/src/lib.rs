@@ -36,7 +36,7 @@
 //!     async fn state(pool: sqlx::PgPool) -> beckett_core::state::Storage {
 //!         beckett_postgres::migrate(&pool).await.unwrap();
 //!         let store = std::sync::Arc::new(beckett_postgres::PostgresStore::new(pool));
-//!         beckett_core::state::Storage { messages: store.clone(), engine: store }
+//!         beckett_core::state::Storage::together(store)
 //!     }
 //! }
 //! ```
@@ -61,10 +61,14 @@
 //! Every check names its streams, groups and subscriptions uniquely, and
 //! reads what it cannot make its own (the global order, wake-ups)
 //! tolerantly, passing over other streams' messages: checks may share one
-//! store and run at once. The exception is
-//! [`state::scheduled_once`], which reads the whole schedule: nothing else
-//! may schedule or deliver messages in its store while it runs. The macros
-//! give each check a store of its own anyway.
+//! store and run at once. The exceptions are [`state::scheduled_once`]
+//! and [`state::taken_for_elsewhere`], which read the whole schedule:
+//! nothing else may schedule or deliver messages in their store while they
+//! run. The macros give each check a store of its own anyway.
+//!
+//! A state store beside a message store elsewhere
+//! ([`Storage::beside`](beckett_core::state::Storage::beside)) runs the
+//! same checks: they ask of it what the engine asks in that case.
 //!
 //! Each check runs for a few seconds; the concurrent ones start up to a
 //! dozen tokio tasks, so the store should allow that many operations in
@@ -141,6 +145,7 @@ macro_rules! message_store_tests {
                 global_order_never_skips_nor_repeats,
                 read_stream_from_and_limit,
                 last_message,
+                head_is_past_every_message,
                 invalid_names_are_refused,
             ]
             $suite [$(#[$attr])*] $params $store $body
@@ -161,7 +166,7 @@ macro_rules! message_store_tests {
 ///     async fn state(pool: sqlx::PgPool) -> beckett_core::state::Storage {
 ///         beckett_postgres::migrate(&pool).await.unwrap();
 ///         let store = std::sync::Arc::new(beckett_postgres::PostgresStore::new(pool));
-///         beckett_core::state::Storage { messages: store.clone(), engine: store }
+///         beckett_core::state::Storage::together(store)
 ///     }
 /// }
 /// ```
@@ -195,6 +200,7 @@ macro_rules! state_store_tests {
                 reservations_expire,
                 retries_and_failures,
                 scheduled_once,
+                taken_for_elsewhere,
                 recurring_jobs,
                 wakeups,
                 transactions,

@@ -7,13 +7,14 @@
 //! runs them all.
 
 use crate::support::{
-    accepted, assert_wrong_version, ids, joined, ping, pings, stored_ids, unique, PING,
+    accepted, assert_wrong_version, ids, joined, ping, pings, read_on, stored_ids, unique, PING,
 };
 use beckett_core::store::{GlobalReader, MAX_STREAM_NAME_BYTES};
 use beckett_core::{
     category, Appended, Envelope, Error, ExpectedVersion, GlobalCursor, MessageStorage, Metadata,
     NewMessage,
 };
+use futures_util::StreamExt;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -537,6 +538,44 @@ pub async fn last_message<S: MessageStorage + ?Sized>(store: &Arc<S>) {
         (PING, newest.data()),
         "the last message's type and data"
     );
+}
+
+/// `head` is past every message committed when it is asked: a reader
+/// starting there reads none of those, and each later one once. A store
+/// that signals appends (`appended` is `Some`) signals one made after the
+/// signals were asked for, within a few seconds.
+pub async fn head_is_past_every_message<S: MessageStorage + ?Sized>(store: &Arc<S>) {
+    let store = &**store;
+    let category = unique("Head");
+    let stream = format!("{category}-1");
+    accepted(store, &stream, ExpectedVersion::Any, pings(3)).await;
+    let mut signals = store.appended();
+    let mut cursor = store.head().await.expect("reading the head");
+    let before = read_on(store, &mut cursor.clone(), 2, &category).await;
+    assert_eq!(
+        before.len(),
+        0,
+        "read {before:?} from the head, committed before it"
+    );
+    let later = pings(3);
+    let sent = ids(&later);
+    accepted(store, &stream, ExpectedVersion::Exact(3), later).await;
+    let read: Vec<Uuid> = read_on(store, &mut cursor, 2, &category)
+        .await
+        .iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(
+        read, sent,
+        "the messages read from the head, appended after it"
+    );
+    if let Some(signals) = &mut signals {
+        let signalled = tokio::time::timeout(Duration::from_secs(5), signals.next()).await;
+        assert!(
+            matches!(signalled, Ok(Some(()))),
+            "no signal of an append within 5 s: {signalled:?}"
+        );
+    }
 }
 
 /// Appends to an empty name, a name longer than

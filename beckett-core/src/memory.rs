@@ -8,8 +8,10 @@ use crate::store::{
 };
 use crate::version::ExpectedVersion;
 use chrono::Utc;
+use futures_util::stream::BoxStream;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use tokio::sync::broadcast;
 
 /// A message store held in memory: every message appended since it was
 /// made, gone with the process.
@@ -34,9 +36,20 @@ use std::sync::{Arc, Mutex};
 /// assert_eq!(read.messages[0].stream, "Pinger-1");
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct MemoryStore {
     inner: Arc<Mutex<Messages>>,
+    /// Told of every append, for [`MessageStorage::appended`].
+    appends: broadcast::Sender<()>,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self {
+            inner: Arc::default(),
+            appends: broadcast::channel(1).0,
+        }
+    }
 }
 
 /// The messages, in global order, and where each stream's are.
@@ -103,6 +116,9 @@ impl MessageStorage for MemoryStore {
             });
             global_positions.push(global_position);
         }
+        drop(store);
+        // Nobody may be listening.
+        let _ = self.appends.send(());
         Ok(Appended {
             stream_version: version + global_positions.len() as i64,
             global_positions,
@@ -154,5 +170,23 @@ impl MessageStorage for MemoryStore {
         let store = self.messages();
         let last = store.streams.get(stream).and_then(|s| s.last());
         Ok(last.map(|&i| store.all[i].clone()))
+    }
+
+    async fn head(&self) -> Result<GlobalCursor> {
+        Ok(GlobalCursor::at(self.messages().all.len() as i64))
+    }
+
+    /// Every append signals, each listener hearing of at least the last.
+    fn appended(&self) -> Option<BoxStream<'static, ()>> {
+        let receiver = self.appends.subscribe();
+        Some(Box::pin(futures_util::stream::unfold(
+            receiver,
+            |mut receiver| async move {
+                match receiver.recv().await {
+                    Ok(()) | Err(broadcast::error::RecvError::Lagged(_)) => Some(((), receiver)),
+                    Err(broadcast::error::RecvError::Closed) => None,
+                }
+            },
+        )))
     }
 }

@@ -4,7 +4,7 @@
 use crate::error::db;
 use crate::sql::{channel, raw_message, MESSAGE_COLUMNS};
 use beckett_core::state::{
-    CheckpointInfo, Completed, Cursor, Failure, Raise, Registered, Reservation, Reserved,
+    CheckpointInfo, Completed, Cursor, Failure, Raise, Registered, Reservation, Reserved, StartAt,
 };
 use beckett_core::store::{Pending, Place};
 use beckett_core::subscription::Selection;
@@ -32,24 +32,30 @@ impl Checkpoints {
         }
     }
 
-    /// Records a subscription if it is new, starting at the first message
-    /// or, `from_end`, after the last one committed now; and what it
-    /// selects, new or not.
+    /// Records a subscription if it is new, starting where `start` says;
+    /// and what it selects, new or not.
     pub async fn register(
         &self,
         group: &str,
         name: &str,
-        from_end: bool,
+        start: &StartAt,
         selection: &Selection,
     ) -> Result<()> {
         let types = (!selection.types.is_empty()).then_some(&selection.types);
+        let after = match start {
+            StartAt::After(cursor) => Some(cursor),
+            StartAt::First | StartAt::End => None,
+        };
         sqlx::query(&self.sql.register)
             .bind(group)
             .bind(name)
-            .bind(from_end)
+            .bind(*start == StartAt::End)
             .bind(types)
             .bind(&selection.category)
             .bind(&selection.stream)
+            .bind(after.map(|c| c.frontier().transaction_id))
+            .bind(after.map(|c| c.frontier().global_position))
+            .bind(after.map(|c| sqlx::types::Json(c.pending())))
             .execute(&self.pool)
             .await
             .map_err(db)?;
@@ -208,7 +214,7 @@ impl Checkpoints {
             .into_iter()
             .map(|(reservation, messages)| Reserved {
                 reservation,
-                messages: Some(messages),
+                messages: (read > 0).then_some(messages),
             })
             .collect())
     }
@@ -469,29 +475,33 @@ impl Statements {
         let key = "group_name = $1 AND subscription = $2 AND stream_name = $3";
         let checkpoints_channel = channel(schema, "checkpoints");
         Self {
-            // From the end: past the newest message the snapshot shows
-            // committed, owing the transactions it shows running below it,
-            // and keeping the snapshot to tell history from new messages.
-            // What it selects grows to cover every version that declares
-            // it: while two versions run, the leader routes for both.
+            // From the end ($3): past the newest message the snapshot
+            // shows committed, owing the transactions it shows running
+            // below it, and keeping the snapshot to tell history from new
+            // messages. After a message store elsewhere's head ($7 to $9):
+            // there, with no snapshot. What it selects grows to cover
+            // every version that declares it: while two versions run, the
+            // leader routes for both.
             register: format!(
                 "INSERT INTO {s}.subscriptions AS s
                     (group_name, name, transaction_id, global_position, pending, start_snapshot,
-                     message_types, category, stream, selection_known)
+                     message_types, category, stream, selection_known, from_first_read)
                  SELECT $1, $2, coalesce(last.transaction_id, 0), coalesce(last.global_position, 0),
                      coalesce((
                          SELECT jsonb_agg(jsonb_build_object(
                              'transaction_id', id::text::bigint, 'after', 0) ORDER BY id)
                          FROM pg_snapshot_xip(pg_current_snapshot()) AS id
                          WHERE id::text::bigint < last.transaction_id), '[]'),
-                     pg_current_snapshot(), $4, $5, $6, true
+                     pg_current_snapshot(), $4, $5, $6, true, false
                  FROM (SELECT) AS now
                  LEFT JOIN LATERAL (
                      SELECT transaction_id, global_position FROM {s}.messages
                      ORDER BY transaction_id DESC, global_position DESC LIMIT 1) AS last ON true
                  WHERE $3
                  UNION ALL
-                 SELECT $1, $2, 0, 0, '[]', NULL, $4, $5, $6, true WHERE NOT $3
+                 SELECT $1, $2, coalesce($7::bigint, 0), coalesce($8::bigint, 0),
+                     coalesce($9::jsonb, '[]'), NULL, $4, $5, $6, true, $8::bigint IS NOT NULL
+                 WHERE NOT $3
                  ON CONFLICT (group_name, name) DO UPDATE
                  SET message_types = CASE
                          WHEN NOT s.selection_known THEN EXCLUDED.message_types
@@ -537,7 +547,9 @@ impl Statements {
             // a stream's checkpoint past the messages its starting snapshot
             // showed committed: those are a prefix of the stream, since
             // appenders of one stream wait for each other, and end before
-            // the first position read now, which is new. The
+            // the first position read now, which is new. One that started
+            // at the head of a message store elsewhere, whose global order
+            // keeps each stream's, creates it just before that position. The
             // subscriptions raised for are locked against removal until
             // this commits, so a removal takes every checkpoint with it.
             record_batch: format!(
@@ -546,7 +558,12 @@ impl Statements {
                         (group_name, subscription, stream_name, stream_version, stream_position,
                          reserved_by, reserved_until, process_at)
                     SELECT $1, v.subscription, v.stream, v.version,
-                        CASE WHEN s.start_snapshot IS NULL OR v.first = 1 OR EXISTS (
+                        CASE WHEN s.from_first_read AND v.first > 1 AND NOT EXISTS (
+                            SELECT FROM {s}.checkpoints AS e
+                            WHERE e.group_name = $1 AND e.subscription = v.subscription
+                                AND e.stream_name = v.stream)
+                        THEN v.first - 1
+                        WHEN s.start_snapshot IS NULL OR v.first = 1 OR EXISTS (
                             SELECT FROM {s}.checkpoints AS e
                             WHERE e.group_name = $1 AND e.subscription = v.subscription
                                 AND e.stream_name = v.stream)
@@ -693,8 +710,9 @@ impl Statements {
                  SET status = 'retry', attempts = 0, process_at = now(), updated_at = now()
                  WHERE {key} AND status = 'failed'"
             ),
-            // The failing message is the stream's first after the
-            // checkpoint's position.
+            // The failing message is the one after the checkpoint's
+            // position: a stream's positions have no gap, and the
+            // position handled is moved past messages not selected.
             skip: format!(
                 "WITH failed AS (
                     SELECT stream_position AS handled, attempts AS failed_attempts,
@@ -702,11 +720,7 @@ impl Statements {
                     FROM {s}.checkpoints WHERE {key} AND status = 'failed' FOR UPDATE
                 ), skipped AS (
                     UPDATE {s}.checkpoints AS c
-                    SET stream_position = (
-                            SELECT min(m.stream_position) FROM {s}.messages AS m
-                            WHERE m.stream_name = c.stream_name
-                                AND m.stream_position > failed.handled
-                        ),
+                    SET stream_position = failed.handled + 1,
                         status = 'active', attempts = 0, last_error = NULL, process_at = now(),
                         updated_at = now()
                     FROM failed

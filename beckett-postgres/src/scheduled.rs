@@ -5,7 +5,7 @@ use crate::announce::Announcer;
 use crate::error::{db, has_code};
 use crate::sql::{channel, limit_to_sql, Batch};
 use beckett_core::scheduling::Due;
-use beckett_core::state::Delivered;
+use beckett_core::state::{Delivered, DueMessage};
 use beckett_core::store::validate_stream_name;
 use beckett_core::{Error, NewMessage, Result, Schema};
 use sqlx::{PgConnection, PgPool};
@@ -158,6 +158,34 @@ impl Scheduled {
         Ok(delivered)
     }
 
+    /// Takes up to `limit` due messages for a message store elsewhere, in
+    /// due order, keeping them from other schedulers and from
+    /// cancellation for `lease`.
+    pub async fn take_due(&self, limit: usize, lease: Duration) -> Result<Vec<DueMessage>> {
+        let rows: Vec<(Uuid, String, String, serde_json::Value, serde_json::Value)> =
+            sqlx::query_as(&self.sql.take)
+                .bind(limit_to_sql(limit))
+                .bind(i64::try_from(lease.as_micros()).unwrap_or(i64::MAX))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+        rows.into_iter()
+            .map(|(id, stream, message_type, data, metadata)| {
+                DueMessage::from_stored(id, stream, message_type, data, metadata)
+            })
+            .collect()
+    }
+
+    /// Forgets messages taken and appended elsewhere.
+    pub async fn delivered(&self, ids: &[Uuid]) -> Result<()> {
+        sqlx::query(&self.sql.delivered)
+            .bind(ids)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
     /// How long until the next scheduled message is due (zero if one is
     /// due now); `None` when none is waiting.
     pub async fn next_due(&self) -> Result<Option<Duration>> {
@@ -175,6 +203,8 @@ pub(crate) struct Statements {
     schedule: String,
     cancel: String,
     deliver: String,
+    take: String,
+    delivered: String,
     new_streams_due: String,
     next_due: String,
 }
@@ -196,7 +226,33 @@ impl Statements {
                 )
                 SELECT pg_notify('{channel}', '') FROM scheduled"
             ),
-            cancel: format!("DELETE FROM {s}.scheduled_messages WHERE id = $1"),
+            // A message taken for a message store elsewhere may be
+            // appended already.
+            cancel: format!(
+                "DELETE FROM {s}.scheduled_messages
+                 WHERE id = $1 AND (taken_until IS NULL OR taken_until < now())"
+            ),
+            // A message taken falls due again when the lease ends, if it
+            // was not recorded delivered by then.
+            take: format!(
+                "WITH taken AS (
+                    SELECT id, deliver_at, sequence FROM {s}.scheduled_messages
+                    WHERE deliver_at <= now()
+                    ORDER BY deliver_at, sequence
+                    LIMIT $1
+                    FOR UPDATE SKIP LOCKED
+                ), leased AS (
+                    UPDATE {s}.scheduled_messages AS sm
+                    SET deliver_at = now() + $2 * interval '1 microsecond',
+                        taken_until = now() + $2 * interval '1 microsecond'
+                    FROM taken
+                    WHERE sm.id = taken.id
+                    RETURNING sm.id, sm.stream_name, sm.type, sm.data, sm.metadata
+                )
+                SELECT l.* FROM leased AS l JOIN taken AS t USING (id)
+                ORDER BY t.deliver_at, t.sequence"
+            ),
+            delivered: format!("DELETE FROM {s}.scheduled_messages WHERE id = ANY($1)"),
             // One statement takes due messages off the schedule and appends
             // them, so each is appended once or, on any error, stays
             // scheduled. One scheduler at a time moves messages (the others

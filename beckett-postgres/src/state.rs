@@ -8,8 +8,9 @@ use crate::store::PostgresStore;
 use crate::transaction::PostgresTransaction;
 use beckett_core::scheduling::Due;
 use beckett_core::state::{
-    CheckpointInfo, Completed, Cursor, DeclaredJob, Delivered, EngineStorage, Failure, KnownJob,
-    Leadership, Raise, Registered, RemovedJob, Reservation, Reserved, StateTransaction, Wakeup,
+    CheckpointInfo, Completed, Cursor, DeclaredJob, Delivered, DueMessage, EngineStorage, Failure,
+    KnownJob, Leadership, Raise, Registered, RemovedJob, Reservation, Reserved, StartAt,
+    StateTransaction, Wakeup,
 };
 use beckett_core::subscription::Selection;
 use beckett_core::{NewMessage, Result};
@@ -25,11 +26,11 @@ impl EngineStorage for PostgresStore {
         &self,
         group: &str,
         name: &str,
-        from_end: bool,
+        start: &StartAt,
         selection: &Selection,
     ) -> Result<()> {
         self.checkpoints
-            .register(group, name, from_end, selection)
+            .register(group, name, start, selection)
             .await
     }
 
@@ -119,6 +120,14 @@ impl EngineStorage for PostgresStore {
 
     async fn deliver_due(&self, limit: usize) -> Result<Delivered> {
         self.scheduled.deliver_due(limit).await
+    }
+
+    async fn take_due(&self, limit: usize, lease: Duration) -> Result<Vec<DueMessage>> {
+        self.scheduled.take_due(limit, lease).await
+    }
+
+    async fn delivered(&self, ids: &[Uuid]) -> Result<()> {
+        self.scheduled.delivered(ids).await
     }
 
     async fn next_due(&self) -> Result<Option<Duration>> {

@@ -7,13 +7,14 @@ use crate::recurring_jobs::RecurringJobs;
 use crate::scheduled::Scheduled;
 use crate::sql::{limit_to_sql, raw_message, Batch, MESSAGE_COLUMNS, NO_MESSAGE};
 use beckett_core::scheduling::Due;
-use beckett_core::store::Place;
 use beckett_core::store::{validate_stream_name, GlobalReader};
+use beckett_core::store::{Pending, Place};
 use beckett_core::{
     Appended, Error, ExpectedVersion, GlobalCursor, GlobalRead, MessageStorage, NewMessage,
     RawMessage, Result, Schema,
 };
 use sqlx::postgres::{PgConnection, PgPool};
+use sqlx::types::Json;
 use sqlx::{Connection, Row};
 use std::sync::Arc;
 use uuid::Uuid;
@@ -397,6 +398,19 @@ impl MessageStorage for PostgresStore {
         row.as_ref().map(raw_message).transpose()
     }
 
+    async fn head(&self) -> Result<GlobalCursor> {
+        let (transaction_id, global_position, pending): (i64, i64, Json<Vec<Pending>>) =
+            sqlx::query_as(&self.sql.head)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db)?;
+        let frontier = Place {
+            transaction_id,
+            global_position,
+        };
+        Ok(GlobalCursor::new(frontier, pending.0))
+    }
+
     /// A connection of its own, which runs the read's generic plan,
     /// sparing a plan per read: the statement is long to plan, and read
     /// at every wake-up.
@@ -463,6 +477,7 @@ struct Statements {
     read_stream: String,
     read_last: String,
     read_global: String,
+    head: String,
 }
 
 impl Statements {
@@ -512,6 +527,20 @@ impl Statements {
                 "SELECT {columns} FROM {s}.messages
                 WHERE stream_name = $1
                 ORDER BY stream_position DESC LIMIT 1"
+            ),
+            // Past the newest message the snapshot shows committed, owing
+            // the transactions it shows running below it.
+            head: format!(
+                "SELECT coalesce(last.transaction_id, 0), coalesce(last.global_position, 0),
+                    coalesce((
+                        SELECT jsonb_agg(jsonb_build_object(
+                            'transaction_id', id::text::bigint, 'after', 0) ORDER BY id)
+                        FROM pg_snapshot_xip(pg_current_snapshot()) AS id
+                        WHERE id::text::bigint < last.transaction_id), '[]')
+                 FROM (SELECT) AS now
+                 LEFT JOIN LATERAL (
+                     SELECT transaction_id, global_position FROM {s}.messages
+                     ORDER BY transaction_id DESC, global_position DESC LIMIT 1) AS last ON true"
             ),
             // One statement, so one snapshot: the messages it shows
             // committed past the cursor, those of the transactions the

@@ -1,6 +1,8 @@
 //! The storage conformance suite on Postgres: every check of
-//! `beckett-conformance`, each on a database of its own.
+//! `beckett-conformance`, each on a database of its own, and the state
+//! checks again beside the in-memory message store.
 
+use beckett_core::memory::MemoryStore;
 use beckett_core::state::Storage;
 use beckett_postgres::PostgresStore;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -34,6 +36,14 @@ beckett_conformance::state_store_tests! {
     #[sqlx::test(migrations = false)]
     async fn state(options: PgPoolOptions, connect: PgConnectOptions) -> Storage {
         let store = Arc::new(store(options, connect).await);
-        Storage { messages: store.clone(), engine: store }
+        Storage::together(store)
+    }
+}
+
+beckett_conformance::state_store_tests! {
+    #[sqlx::test(migrations = false)]
+    async fn state_beside_memory(options: PgPoolOptions, connect: PgConnectOptions) -> Storage {
+        let state = Arc::new(store(options, connect).await);
+        Storage::beside(Arc::new(MemoryStore::new()), state)
     }
 }

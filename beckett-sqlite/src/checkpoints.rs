@@ -5,11 +5,13 @@
 use crate::error::sqlite;
 use crate::messages::{limit_to_sql, micros, query_messages, MESSAGE_COLUMNS};
 use beckett_core::state::{
-    CheckpointInfo, Completed, Cursor, Failure, Raise, Registered, Reservation, Reserved,
+    CheckpointInfo, Completed, Cursor, Failure, Raise, Registered, Reservation, Reserved, StartAt,
 };
+use beckett_core::store::Place;
 use beckett_core::subscription::Selection;
 use beckett_core::{GlobalCursor, RawMessage, Result};
 use chrono::Utc;
+use rusqlite::types::Type;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -33,14 +35,13 @@ fn json_list<T: serde::Serialize>(items: &[T]) -> String {
     serde_json::to_string(items).expect("lists of strings serialize")
 }
 
-/// Records a subscription if new, from the first message or, `from_end`,
-/// after the last one; what it selects widens to cover every version that
-/// declares it.
+/// Records a subscription if new, starting where `start` says; what it
+/// selects widens to cover every version that declares it.
 pub(crate) fn register(
     connection: &Connection,
     group: &str,
     name: &str,
-    from_end: bool,
+    start: &StartAt,
     selection: &Selection,
 ) -> Result<()> {
     let known: Option<(Option<String>, Option<String>, Option<String>)> = connection
@@ -54,25 +55,32 @@ pub(crate) fn register(
         .map_err(sqlite)?;
     let types = |types: &[String]| (!types.is_empty()).then(|| json_list(types));
     let Some((stored_types, category, stream)) = known else {
-        let start: Option<i64> = from_end
-            .then(|| {
-                connection.query_row(
-                    "SELECT coalesce(max(global_position), 0) FROM messages",
-                    [],
-                    |row| row.get(0),
-                )
-            })
-            .transpose()
-            .map_err(sqlite)?;
+        // A subscription that starts at the end keeps where it started.
+        let cursor = match start {
+            StartAt::First => None,
+            StartAt::End => Some(GlobalCursor::at(
+                connection
+                    .query_row(
+                        "SELECT coalesce(max(global_position), 0) FROM messages",
+                        [],
+                        |row| row.get(0),
+                    )
+                    .map_err(sqlite)?,
+            )),
+            StartAt::After(cursor) => Some(cursor.clone()),
+        };
+        let place = cursor.as_ref().map(GlobalCursor::frontier);
         connection
             .execute(
-                "INSERT INTO subscriptions (group_name, name, global_position, start_position,
-                     message_types, category, stream, created_at)
-                 VALUES (?1, ?2, coalesce(?3, 0), ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO subscriptions (group_name, name, transaction_id, global_position,
+                     pending, start_position, message_types, category, stream, created_at)
+                 VALUES (?1, ?2, coalesce(?3, 0), coalesce(?4, 0), ?5, ?4, ?6, ?7, ?8, ?9)",
                 params![
                     group,
                     name,
-                    start,
+                    place.map(|p| p.transaction_id),
+                    place.map(|p| p.global_position),
+                    json_list(cursor.as_ref().map_or(&[][..], GlobalCursor::pending)),
                     types(&selection.types),
                     selection.category,
                     selection.stream,
@@ -162,17 +170,26 @@ pub(crate) fn remove(connection: &Connection, group: &str, name: &str) -> Result
 pub(crate) fn registered(connection: &Connection, group: &str) -> Result<Vec<Registered>> {
     let mut statement = connection
         .prepare_cached(
-            "SELECT name, registration, global_position, message_types, category, stream
+            "SELECT name, registration, global_position, message_types, category, stream,
+                 transaction_id, pending
              FROM subscriptions WHERE group_name = ?1",
         )
         .map_err(sqlite)?;
     let rows = statement
         .query_map([group], |row| {
             let types: Option<String> = row.get(3)?;
+            let pending: String = row.get(7)?;
+            let frontier = Place {
+                transaction_id: row.get(6)?,
+                global_position: row.get(2)?,
+            };
+            let pending = serde_json::from_str(&pending).map_err(|error| {
+                rusqlite::Error::FromSqlConversionFailure(7, Type::Text, error.into())
+            })?;
             Ok(Registered {
                 name: row.get(0)?,
                 registration: row.get(1)?,
-                cursor: GlobalCursor::at(row.get(2)?),
+                cursor: GlobalCursor::new(frontier, pending),
                 selection: Some(Selection {
                     types: types
                         .map(|t| serde_json::from_str(&t).unwrap_or_default())
@@ -246,14 +263,28 @@ pub(crate) fn record(
     }
     let mut moved = connection
         .prepare_cached(
-            "UPDATE subscriptions SET global_position = ?4
+            "UPDATE subscriptions SET global_position = ?4, transaction_id = ?5, pending = ?6
              WHERE group_name = ?1 AND name = ?2 AND registration = ?3",
         )
         .map_err(sqlite)?;
     for c in cursors {
-        let position = c.cursor.frontier().global_position;
+        let Place {
+            transaction_id,
+            global_position,
+        } = c.cursor.frontier();
+        let pending = match c.cursor.pending() {
+            [] => "[]".to_owned(),
+            pending => json_list(pending),
+        };
         moved
-            .execute(params![group, c.subscription, c.registration, position])
+            .execute(params![
+                group,
+                c.subscription,
+                c.registration,
+                global_position,
+                transaction_id,
+                pending
+            ])
             .map_err(sqlite)?;
     }
     Ok((taken, others))

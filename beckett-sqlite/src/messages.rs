@@ -96,6 +96,21 @@ impl MessageStorage for SqliteStore {
             })
             .await
     }
+
+    async fn head(&self) -> Result<GlobalCursor> {
+        self.readers()
+            .read(|connection| {
+                let last = connection
+                    .query_row(
+                        "SELECT coalesce(max(global_position), 0) FROM messages",
+                        [],
+                        |row| row.get(0),
+                    )
+                    .map_err(sqlite)?;
+                Ok(GlobalCursor::at(last))
+            })
+            .await
+    }
 }
 
 /// Appends `messages` to `stream` if its version matches `expected`, in

@@ -11,7 +11,10 @@ use std::time::Duration;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The migrations, in order; `PRAGMA user_version` counts those applied.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/sqlite/0001_beckett.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/sqlite/0001_beckett.sql"),
+    include_str!("../../migrations/sqlite/0002_beside.sql"),
+];
 
 /// Where a store's database is: a file, or memory of this process alone.
 #[derive(Debug, Clone, PartialEq, Eq)]

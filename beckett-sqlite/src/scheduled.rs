@@ -6,10 +6,11 @@ use crate::checkpoints::{now, span};
 use crate::error::sqlite;
 use crate::messages::{append, limit_to_sql, micros};
 use beckett_core::scheduling::Due;
-use beckett_core::state::{DeclaredJob, KnownJob, RemovedJob};
+use beckett_core::state::{DeclaredJob, DueMessage, KnownJob, RemovedJob};
 use beckett_core::store::validate_stream_name;
 use beckett_core::{Encoded, Error, ExpectedVersion, NewMessage, Result};
 use rusqlite::{params, Connection};
+use serde_json::Value;
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -56,8 +57,11 @@ pub(crate) fn checked(stream: &str, message: NewMessage, due: Due) -> Result<(En
 pub(crate) fn cancel(connection: &Connection, id: Uuid) -> Result<bool> {
     let deleted = connection
         .execute(
-            "DELETE FROM scheduled_messages WHERE id = ?1",
-            [id.as_bytes()],
+            // A message taken for a message store elsewhere may be
+            // appended already.
+            "DELETE FROM scheduled_messages
+             WHERE id = ?1 AND (taken_until IS NULL OR taken_until < ?2)",
+            params![id.as_bytes(), now()],
         )
         .map_err(sqlite)?;
     Ok(deleted > 0)
@@ -118,6 +122,62 @@ pub(crate) fn deliver_due(connection: &Connection, limit: usize) -> Result<usize
             .map_err(sqlite)?;
     }
     Ok(delivered)
+}
+
+/// Takes up to `limit` due messages for a message store elsewhere, in due
+/// order: they fall due again, and can be cancelled, when `lease` ends.
+pub(crate) fn take_due(
+    connection: &Connection,
+    limit: usize,
+    lease: Duration,
+) -> Result<Vec<DueMessage>> {
+    let now = now();
+    let until = now.saturating_add(span(lease));
+    let taken: Vec<(i64, Uuid, String, String, String, String)> = connection
+        .prepare_cached(
+            "SELECT sequence, id, stream_name, type, data, metadata FROM scheduled_messages
+             WHERE deliver_at <= ?1 ORDER BY deliver_at, sequence LIMIT ?2",
+        )
+        .and_then(|mut s| {
+            s.query_map(params![now, limit_to_sql(limit)], |row| {
+                Ok((
+                    row.get(0)?,
+                    Uuid::from_bytes(row.get(1)?),
+                    row.get(2)?,
+                    row.get(3)?,
+                    row.get(4)?,
+                    row.get(5)?,
+                ))
+            })?
+            .collect()
+        })
+        .map_err(sqlite)?;
+    let mut lease = connection
+        .prepare_cached(
+            "UPDATE scheduled_messages SET deliver_at = ?2, taken_until = ?2 WHERE sequence = ?1",
+        )
+        .map_err(sqlite)?;
+    for (sequence, ..) in &taken {
+        lease.execute(params![sequence, until]).map_err(sqlite)?;
+    }
+    taken
+        .into_iter()
+        .map(|(_, id, stream, message_type, data, metadata)| {
+            let json = |text: String| serde_json::from_str(&text).unwrap_or(Value::String(text));
+            DueMessage::from_stored(id, stream, message_type, json(data), json(metadata))
+        })
+        .collect()
+}
+
+/// Forgets messages taken and appended elsewhere.
+pub(crate) fn delivered(connection: &Connection, ids: &[Uuid]) -> Result<()> {
+    let mut forget = connection
+        .prepare_cached("DELETE FROM scheduled_messages WHERE id = ?1")
+        .map_err(sqlite)?;
+    for id in ids {
+        forget.execute([id.as_bytes()]).map_err(sqlite)?;
+    }
+    Ok(())
 }
 
 /// How long until the next scheduled message is due (zero if one is due

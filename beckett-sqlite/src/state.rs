@@ -8,8 +8,9 @@ use crate::transaction::SqliteTransaction;
 use crate::SqliteStore;
 use beckett_core::scheduling::Due;
 use beckett_core::state::{
-    CheckpointInfo, Completed, Cursor, DeclaredJob, Delivered, EngineStorage, Failure, KnownJob,
-    Leadership, Raise, Registered, RemovedJob, Reservation, Reserved, StateTransaction, Wakeup,
+    CheckpointInfo, Completed, Cursor, DeclaredJob, Delivered, DueMessage, EngineStorage, Failure,
+    KnownJob, Leadership, Raise, Registered, RemovedJob, Reservation, Reserved, StartAt,
+    StateTransaction, Wakeup,
 };
 use beckett_core::subscription::Selection;
 use beckett_core::{Error, NewMessage, Result};
@@ -30,12 +31,13 @@ impl EngineStorage for SqliteStore {
         &self,
         group: &str,
         name: &str,
-        from_end: bool,
+        start: &StartAt,
         selection: &Selection,
     ) -> Result<()> {
         let (group, name, selection) = (group.to_owned(), name.to_owned(), selection.clone());
+        let start = start.clone();
         self.writer()
-            .write(move |c| checkpoints::register(c, &group, &name, from_end, &selection))
+            .write(move |c| checkpoints::register(c, &group, &name, &start, &selection))
             .await
     }
 
@@ -90,6 +92,13 @@ impl EngineStorage for SqliteStore {
                 checkpoints::reserve(c, &group, &subscriptions, limit, timeout)
             })
             .await?;
+        if read == 0 {
+            let reserved = reservations.into_iter().map(|reservation| Reserved {
+                reservation,
+                messages: None,
+            });
+            return Ok(reserved.collect());
+        }
         if reservations.is_empty() {
             return Ok(Vec::new());
         }
@@ -198,6 +207,19 @@ impl EngineStorage for SqliteStore {
             moved,
             held_back: false,
         })
+    }
+
+    async fn take_due(&self, limit: usize, lease: Duration) -> Result<Vec<DueMessage>> {
+        self.writer()
+            .write(move |c| scheduled::take_due(c, limit, lease))
+            .await
+    }
+
+    async fn delivered(&self, ids: &[Uuid]) -> Result<()> {
+        let ids = ids.to_vec();
+        self.writer()
+            .write(move |c| scheduled::delivered(c, &ids))
+            .await
     }
 
     async fn next_due(&self) -> Result<Option<Duration>> {

@@ -1,5 +1,6 @@
 //! The storage conformance suite on SQLite: every check, each on a
-//! database of its own, in a file and in memory.
+//! database of its own, in a file and in memory, and the state checks
+//! beside the in-memory message store.
 
 use beckett_sqlite::SqliteStore;
 
@@ -28,6 +29,15 @@ beckett_conformance::state_store_tests! {
     #[tokio::test(flavor = "multi_thread")]
     async fn state() -> beckett_core::state::Storage {
         let store = std::sync::Arc::new(in_a_file());
-        beckett_core::state::Storage { messages: store.clone(), engine: store }
+        beckett_core::state::Storage::together(store)
+    }
+}
+
+beckett_conformance::state_store_tests! {
+    #[tokio::test(flavor = "multi_thread")]
+    async fn state_beside_memory() -> beckett_core::state::Storage {
+        let messages = std::sync::Arc::new(beckett_core::memory::MemoryStore::new());
+        let state = std::sync::Arc::new(in_a_file());
+        beckett_core::state::Storage::beside(messages, state)
     }
 }

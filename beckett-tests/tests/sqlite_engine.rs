@@ -71,10 +71,7 @@ fn run(
 
 fn in_memory() -> (Arc<SqliteStore>, Storage) {
     let store = Arc::new(SqliteStore::in_memory().unwrap());
-    let storage = Storage {
-        messages: store.clone(),
-        engine: store.clone(),
-    };
+    let storage = Storage::together(store.clone());
     (store, storage)
 }
 

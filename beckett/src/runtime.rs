@@ -180,7 +180,7 @@ impl Builder {
     /// use std::sync::Arc;
     ///
     /// let store = Arc::new(SqliteStore::in_memory()?);
-    /// let storage = Storage { messages: store.clone(), engine: store };
+    /// let storage = Storage::together(store);
     /// let beckett = beckett::Beckett::builder().storage(storage).build()?;
     /// # Ok(()) }
     /// ```

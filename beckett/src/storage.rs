@@ -24,7 +24,7 @@ pub const DEFAULT_SQLITE_FILE: &str = "beckett.db";
 ///
 /// let storage = beckett::open(Some("sqlite::memory:"), &Schema::default(), 10).await?;
 /// let ping = NewMessage::from_json("Ping", serde_json::json!({}));
-/// storage.messages.append("Pinger-1", ExpectedVersion::Any, vec![ping]).await?;
+/// storage.messages().append("Pinger-1", ExpectedVersion::Any, vec![ping]).await?;
 /// assert!(beckett::open(Some("mysql://localhost/app"), &Schema::default(), 10).await.is_err());
 /// # Ok(()) }
 /// ```
@@ -69,17 +69,9 @@ pub async fn open_from_env() -> Result<Storage> {
 
 /// A Postgres store as the storage of both kinds.
 pub(crate) fn postgres(store: PostgresStore) -> Storage {
-    let store = Arc::new(store);
-    Storage {
-        messages: store.clone(),
-        engine: store,
-    }
+    Storage::together(Arc::new(store))
 }
 
 fn sqlite(store: SqliteStore) -> Result<Storage> {
-    let store = Arc::new(store);
-    Ok(Storage {
-        messages: store.clone(),
-        engine: store,
-    })
+    Ok(Storage::together(Arc::new(store)))
 }

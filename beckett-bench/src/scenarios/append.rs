@@ -15,7 +15,7 @@ const LONGEST: Duration = Duration::from_secs(10);
 
 pub async fn run(database: &BenchDatabase) -> BenchResult<()> {
     for batch in [1, 100] {
-        let (messages, elapsed) = appends(&database.storage.messages, batch).await?;
+        let (messages, elapsed) = appends(database.storage.messages(), batch).await?;
         let parameters = json!({ "tasks": TASKS, "batch": batch });
         report::emit("append", parameters, messages, elapsed, json!({}));
     }

@@ -49,7 +49,7 @@ pub async fn run(
     workers: usize,
 ) -> BenchResult<()> {
     let enqueue_started = Instant::now();
-    enqueue(&database.storage.messages, &shape).await?;
+    enqueue(database.storage.messages(), &shape).await?;
     let enqueue_seconds = enqueue_started.elapsed().as_secs_f64();
 
     let started_at: DateTime<Utc> = database.now().await?;

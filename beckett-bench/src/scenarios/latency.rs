@@ -18,7 +18,7 @@ const APPENDS: u64 = 200;
 const INTERVAL: Duration = Duration::from_millis(20);
 
 pub async fn run(database: &BenchDatabase) -> BenchResult<()> {
-    let (store, state) = (&database.storage.messages, &database.storage.engine);
+    let (store, state) = (&database.storage.messages(), &database.storage.engine());
     let worker = Worker::start(database, handlers::LATENCY)?;
     wait_until_idle(database).await?;
 

@@ -1,9 +1,9 @@
 //! Checkpoints: their reservations, the tokens they are held under,
 //! failures, retries and the operators' actions.
 
-use super::{assert_reads, Fixture, LONG, READ};
+use super::{assert_reads, read, Fixture, LONG, READ};
 use crate::support::{eventually, joined, unique};
-use beckett_core::state::{CheckpointInfo, Failure, Reservation, Reserved, Storage};
+use beckett_core::state::{CheckpointInfo, Failure, Reservation, Reserved, StartAt, Storage};
 use beckett_core::subscription::Selection;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -44,9 +44,9 @@ pub async fn reservations_exclude_each_other(storage: &Storage) {
         category: Some(fixture.category.clone()),
         stream: None,
     };
-    let engine = &storage.engine;
+    let engine = storage.engine();
     engine
-        .register(&fixture.group, &other, false, &selection)
+        .register(&fixture.group, &other, &StartAt::First, &selection)
         .await
         .expect("registering");
     let shared = fixture.stream("0");
@@ -55,6 +55,7 @@ pub async fn reservations_exclude_each_other(storage: &Storage) {
         .await;
 
     let barrier = Arc::new(Barrier::new(RESERVERS));
+    let read_first = read(storage, READ_FIRST);
     let reservers = (0..RESERVERS).map(|_| {
         let (engine, barrier) = (engine.clone(), barrier.clone());
         let (group, subscription) = (fixture.group.clone(), fixture.subscription.clone());
@@ -65,7 +66,7 @@ pub async fn reservations_exclude_each_other(storage: &Storage) {
             let (mut batches, mut reserved) = (Vec::new(), 0);
             while reserved <= STREAMS {
                 let batch = engine
-                    .reserve(&group, &[&subscription], LIMIT, READ_FIRST, LONG)
+                    .reserve(&group, &[&subscription], LIMIT, read_first, LONG)
                     .await
                     .expect("reserving");
                 if batch.is_empty() {
@@ -106,7 +107,7 @@ pub async fn reservations_exclude_each_other(storage: &Storage) {
         let ids = sent
             .get(stream)
             .unwrap_or_else(|| panic!("reserved the checkpoint of `{stream}`, never raised"));
-        assert_reads(reserved, ids, READ_FIRST);
+        assert_reads(reserved, ids, read_first);
     }
     let twice: Vec<_> = held.iter().filter(|(_, tokens)| tokens.len() > 1).collect();
     assert!(twice.is_empty(), "checkpoints reserved twice: {twice:?}");
@@ -128,7 +129,7 @@ pub async fn reservations_exclude_each_other(storage: &Storage) {
         .reserve_none("every checkpoint of the subscription is held")
         .await;
     let others = engine
-        .reserve(&fixture.group, &[&other], 100, READ, LONG)
+        .reserve(&fixture.group, &[&other], 100, read(storage, READ), LONG)
         .await
         .expect("reserving");
     let others: Vec<(&str, &str)> = others
@@ -259,7 +260,7 @@ pub async fn tokens(storage: &Storage) {
         reserved[0].reservation.position, 3,
         "the position completed at"
     );
-    assert_reads(&reserved[0], &sent, READ);
+    assert_reads(&reserved[0], &sent, read(storage, READ));
 
     let paused = Duration::from_secs(60);
     let token = reserved[0].reservation.token;

@@ -9,11 +9,11 @@
 //! saying what it saw, when the store breaks a promise.
 //! [`state_store_tests!`](crate::state_store_tests) runs them all.
 //!
-//! [`scheduled_once`] reads the whole schedule (what is due next) and
-//! delivers whatever is due: it expects nothing else to schedule or deliver
-//! messages in the store while it runs, neither a process of the
-//! application nor, on a shared store, the checks that schedule
-//! ([`wakeups`], [`transactions`]).
+//! [`scheduled_once`] and [`taken_for_elsewhere`] read the whole schedule
+//! (what is due next) and deliver or take whatever is due: they expect
+//! nothing else to schedule or deliver messages in the store while they
+//! run, neither a process of the application nor, on a shared store, the
+//! checks that schedule ([`wakeups`], [`transactions`]) or each other.
 
 mod checkpoints;
 mod scheduling;
@@ -24,7 +24,7 @@ pub use checkpoints::{
     checkpoints_never_move_back, created_checkpoints_are_taken, reservations_exclude_each_other,
     reservations_expire, retries_and_failures, tokens,
 };
-pub use scheduling::{recurring_jobs, scheduled_once};
+pub use scheduling::{recurring_jobs, scheduled_once, taken_for_elsewhere};
 pub use signals::{transactions, transactions_in_the_global_order, wakeups};
 pub use subscriptions::{
     from_the_end_checkpoints_start_after_the_start, leadership, subscriptions,
@@ -32,7 +32,7 @@ pub use subscriptions::{
 
 use crate::support::{accepted, ids, pings, unique, PING};
 use beckett_core::state::{
-    Completed, EngineStorage, Leadership, Raise, Reservation, Reserved, Storage,
+    Completed, EngineStorage, Leadership, Raise, Reservation, Reserved, StartAt, Storage,
 };
 use beckett_core::subscription::Selection;
 use beckett_core::ExpectedVersion;
@@ -69,11 +69,11 @@ impl<'a> Fixture<'a> {
             stream: None,
         };
         storage
-            .engine
-            .register(&group, &subscription, false, &selection)
+            .engine()
+            .register(&group, &subscription, &StartAt::First, &selection)
             .await
             .expect("registering a subscription");
-        let leader = lead(&*storage.engine, &group).await;
+        let leader = lead(&**storage.engine(), &group).await;
         Self {
             storage,
             group,
@@ -84,7 +84,7 @@ impl<'a> Fixture<'a> {
     }
 
     fn engine(&self) -> &'a dyn EngineStorage {
-        &*self.storage.engine
+        &**self.storage.engine()
     }
 
     /// A stream of the subscription's category.
@@ -97,7 +97,7 @@ impl<'a> Fixture<'a> {
         let messages = pings(count);
         let sent = ids(&messages);
         accepted(
-            &*self.storage.messages,
+            &**self.storage.messages(),
             stream,
             ExpectedVersion::Any,
             messages,
@@ -142,7 +142,7 @@ impl<'a> Fixture<'a> {
     async fn lag(&mut self, stream: &str, count: usize) -> Vec<Uuid> {
         let messages = pings(count);
         let sent = ids(&messages);
-        let messages_store = &*self.storage.messages;
+        let messages_store = &**self.storage.messages();
         let appended = accepted(messages_store, stream, ExpectedVersion::Any, messages).await;
         let version = appended.stream_version;
         let taken = self.raise(&[(stream, version, None)]).await;
@@ -156,7 +156,13 @@ impl<'a> Fixture<'a> {
     /// Reserves the subscription's checkpoints, for `timeout`.
     async fn reserve(&self, timeout: Duration) -> Vec<Reserved> {
         self.engine()
-            .reserve(&self.group, &[&self.subscription], 100, READ, timeout)
+            .reserve(
+                &self.group,
+                &[&self.subscription],
+                100,
+                read(self.storage, READ),
+                timeout,
+            )
             .await
             .expect("reserving checkpoints")
     }
@@ -237,6 +243,11 @@ fn assert_reads(reserved: &Reserved, sent: &[Uuid], read: usize) {
     let Some(messages) = &reserved.messages else {
         return;
     };
+    assert!(
+        read > 0,
+        "a reservation that asked for no message came with {} of them",
+        messages.len()
+    );
     let reservation = &reserved.reservation;
     let after = usize::try_from(reservation.position).expect("a position");
     let expected: Vec<(i64, Uuid)> = (after + 1..)
@@ -252,4 +263,24 @@ fn assert_reads(reserved: &Reserved, sent: &[Uuid], read: usize) {
         "the messages reserved with `{}` at position {} (read {read})",
         reservation.stream, reservation.position
     );
+}
+
+/// Where a subscription that starts at the end starts, as the engine
+/// registers it: at the end of the store's own messages, or at the head of
+/// a message store elsewhere.
+async fn at_the_end(storage: &Storage) -> StartAt {
+    match storage.holds_together() {
+        true => StartAt::End,
+        false => StartAt::After(storage.messages().head().await.expect("reading the head")),
+    }
+}
+
+/// How many messages to reserve with a checkpoint: `wanted` if the state
+/// store holds the messages; none, as the engine asks, if it does not.
+fn read(storage: &Storage, wanted: usize) -> usize {
+    if storage.holds_together() {
+        wanted
+    } else {
+        0
+    }
 }

@@ -1,7 +1,7 @@
 //! Scheduled messages and recurring jobs.
 
 use crate::support::{accepted, eventually, joined, ping, unique};
-use beckett_core::scheduling::Due;
+use beckett_core::scheduling::{deliver_due, Due};
 use beckett_core::state::{DeclaredJob, EngineStorage, KnownJob, Storage};
 use beckett_core::{Envelope, ExpectedVersion, MessageStorage, NewMessage};
 use serde_json::Value;
@@ -19,14 +19,14 @@ const LATER: Duration = Duration::from_secs(3600);
 
 /// Scheduled messages are appended once each: with messages due now (by a
 /// time past or a delay of zero) to a stream that exists and to streams
-/// that do not, several tasks delivering at once append each to its stream
-/// exactly once, with the id `schedule` returned and its data, after the
+/// that do not, several tasks delivering at once, as the engine's
+/// schedulers do, append each to its stream exactly once, with the id `schedule` returned and its data, after the
 /// messages the stream held; a cancelled
 /// message is never appended (and cancels once), a delivered one no longer
 /// cancels, and one due later is not appended. `next_due` is zero while
 /// messages are due, and then the delay until the later one.
 pub async fn scheduled_once(storage: &Storage) {
-    let (engine, messages) = (&*storage.engine, &*storage.messages);
+    let (engine, messages) = (&**storage.engine(), &**storage.messages());
     let category = unique("Scheduled");
     let streams = ["existing", "new", "other"].map(|name| format!("{category}-{name}"));
     // What each stream must end up holding: its messages' ids and data.
@@ -76,11 +76,10 @@ pub async fn scheduled_once(storage: &Storage) {
     let stop = Arc::new(AtomicBool::new(false));
     let deliverers: Vec<_> = (0..DELIVERERS)
         .map(|_| {
-            let (engine, stop) = (storage.engine.clone(), stop.clone());
+            let (storage, stop) = (storage.clone(), stop.clone());
             tokio::spawn(async move {
                 while !stop.load(Ordering::SeqCst) {
-                    engine
-                        .deliver_due(2)
+                    deliver_due(&storage, 2)
                         .await
                         .expect("delivering due messages");
                     tokio::time::sleep(Duration::from_millis(10)).await;
@@ -104,7 +103,7 @@ pub async fn scheduled_once(storage: &Storage) {
     .await;
     stop.store(true, Ordering::SeqCst);
     joined(deliverers).await;
-    engine.deliver_due(100).await.expect("delivering again");
+    deliver_due(storage, 100).await.expect("delivering again");
 
     for (stream, wanted) in &expected {
         let held = read_all(messages, stream).await;
@@ -136,6 +135,66 @@ pub async fn scheduled_once(storage: &Storage) {
     assert!(cancel(later).await, "cancelling the message due later");
 }
 
+/// Scheduled messages taken for a message store elsewhere exclude each
+/// other: a message taken is neither taken again nor cancelled while its
+/// lease lasts, falls due again when the lease ends if it was not
+/// delivered, and is gone once delivered.
+pub async fn taken_for_elsewhere(storage: &Storage) {
+    let engine = &**storage.engine();
+    let stream = format!("{}-1", unique("Taken"));
+    let mut scheduled = Vec::new();
+    for n in 0..3 {
+        scheduled.push(schedule(engine, &stream, ping(n), Due::In(Duration::ZERO)).await);
+    }
+    let lease = Duration::from_secs(1);
+    let stream = &stream;
+    let take = || async move {
+        let taken = engine
+            .take_due(100, lease)
+            .await
+            .expect("taking due messages");
+        let ours = taken.into_iter().filter(|d| d.stream == *stream);
+        ours.map(|d| d.message.id()).collect::<Vec<Uuid>>()
+    };
+    assert_eq!(
+        take().await,
+        scheduled,
+        "the messages taken, in the order they fell due"
+    );
+    assert_eq!(
+        take().await,
+        Vec::<Uuid>::new(),
+        "taken again while their lease lasts"
+    );
+    let cancel = |id| async move { engine.cancel_scheduled(id).await.expect("cancelling") };
+    assert!(
+        !cancel(scheduled[0]).await,
+        "cancelled a message taken, maybe appended"
+    );
+    let again = eventually("the lease ending", Duration::from_secs(10), || async {
+        Some(take().await).filter(|again| !again.is_empty())
+    })
+    .await;
+    assert_eq!(
+        again, scheduled,
+        "the messages taken again after their lease"
+    );
+    engine
+        .delivered(&scheduled[..2])
+        .await
+        .expect("recording delivery");
+    let what = "cancelling a message whose lease ended";
+    eventually(what, Duration::from_secs(10), || async {
+        cancel(scheduled[2]).await.then_some(())
+    })
+    .await;
+    assert_eq!(
+        take().await,
+        Vec::<Uuid>::new(),
+        "taken again once delivered or cancelled"
+    );
+}
+
 /// Schedules `message` to `stream`.
 async fn schedule(engine: &dyn EngineStorage, stream: &str, message: NewMessage, due: Due) -> Uuid {
     engine
@@ -157,7 +216,7 @@ async fn read_all<S: MessageStorage + ?Sized>(store: &S, stream: &str) -> Vec<En
 /// jobs no longer declared, as last declared, and leaves other groups'
 /// alone; a job declared again after its removal counts as new.
 pub async fn recurring_jobs(storage: &Storage) {
-    let engine = &*storage.engine;
+    let engine = &**storage.engine();
     let (group, neighbour) = (unique("jobs-"), unique("jobs-"));
     let stream = unique("Jobs-");
     let job = |name, cron| DeclaredJob {

@@ -1,8 +1,8 @@
 //! Leadership of a group, and its subscriptions' registrations and cursors.
 
-use super::{lead, LONG};
+use super::{at_the_end, lead, LONG};
 use crate::support::{accepted, eventually, pings, read_on, unique, PING};
-use beckett_core::state::{Cursor, Leadership, Raise, Registered, Storage};
+use beckett_core::state::{Cursor, Leadership, Raise, Registered, StartAt, Storage};
 use beckett_core::subscription::Selection;
 use beckett_core::{ExpectedVersion, GlobalCursor, MessageStorage};
 use std::collections::BTreeMap;
@@ -18,7 +18,7 @@ const HAND_OVER: Duration = Duration::from_secs(5);
 /// and once the leadership is dropped the group can be led again (within a
 /// few seconds), exclusively again.
 pub async fn leadership(storage: &Storage) {
-    let engine = &*storage.engine;
+    let engine = &**storage.engine();
     let group = unique("leadership-");
     let first = lead(engine, &group).await;
     for attempt in 1..=2 {
@@ -51,7 +51,7 @@ pub async fn leadership(storage: &Storage) {
 /// only, and raises checkpoints, whose lag `undeclared` counts. Removing a
 /// subscription takes its checkpoints; registered again, it starts over.
 pub async fn subscriptions(storage: &Storage) {
-    let (engine, messages) = (&*storage.engine, &*storage.messages);
+    let (engine, messages) = (&**storage.engine(), &**storage.messages());
     let group = unique("subscriptions-");
     let category = unique("Subscriptions");
     let selection = |types: &[&str]| Selection {
@@ -62,8 +62,12 @@ pub async fn subscriptions(storage: &Storage) {
     let register = |name: &'static str, from_end: bool, types: &'static [&'static str]| {
         let (group, selection) = (&group, selection(types));
         async move {
+            let start = match from_end {
+                true => at_the_end(storage).await,
+                false => StartAt::First,
+            };
             engine
-                .register(group, name, from_end, &selection)
+                .register(group, name, &start, &selection)
                 .await
                 .unwrap_or_else(|e| panic!("registering `{name}`: {e}"));
         }
@@ -208,7 +212,7 @@ async fn assert_undeclared(
 /// before the start resumes after what it held then, and a stream new
 /// since starts at its beginning.
 pub async fn from_the_end_checkpoints_start_after_the_start(storage: &Storage) {
-    let (engine, messages) = (&*storage.engine, &*storage.messages);
+    let (engine, messages) = (&**storage.engine(), &**storage.messages());
     let group = unique("late-");
     let (old, new) = (unique("Late-old"), unique("Late-new"));
     accepted(messages, &old, ExpectedVersion::NoStream, pings(3)).await;
@@ -217,7 +221,8 @@ pub async fn from_the_end_checkpoints_start_after_the_start(storage: &Storage) {
         category: None,
         stream: None,
     };
-    let registered = engine.register(&group, "late", true, &everything).await;
+    let end = at_the_end(storage).await;
+    let registered = engine.register(&group, "late", &end, &everything).await;
     registered.expect("registering from the end");
     let mut leader = lead(engine, &group).await;
     accepted(messages, &old, ExpectedVersion::Exact(3), pings(2)).await;
@@ -231,7 +236,7 @@ pub async fn from_the_end_checkpoints_start_after_the_start(storage: &Storage) {
     };
     let raises = [raise(&old, 5, 4), raise(&new, 2, 1)];
     leader.record(&raises, &[], LONG).await.expect("raising");
-    let reserved = engine.reserve(&group, &["late"], 10, 10, LONG).await;
+    let reserved = engine.reserve(&group, &["late"], 10, 0, LONG).await;
     let positions: BTreeMap<String, i64> = reserved
         .expect("reserving")
         .into_iter()

@@ -80,14 +80,20 @@ pub(crate) async fn run(
         // Streams reserved together share one bound on the messages read
         // with them; a stream with more reads on as it is handled.
         let read = (MOST_READ_AT_ONCE / limit.max(1)).clamp(1, engine.config.batch_size);
+        // A message store elsewhere is read stream by stream.
+        let read_with = if engine.storage.holds_together() {
+            read
+        } else {
+            0
+        };
         let reserved = engine
             .storage
-            .engine
+            .engine()
             .reserve(
                 group,
                 &names,
                 limit,
-                read,
+                read_with,
                 engine.config.reservation_timeout,
             )
             .await;
@@ -104,7 +110,7 @@ pub(crate) async fn run(
                     let slot = room.take_one().expect("one slot per reservation");
                     let taken = Taken {
                         reservation: reserved.reservation,
-                        messages: reserved.messages,
+                        messages: reserved.messages.filter(|_| read_with > 0),
                         read,
                     };
                     handlers.spawn(stream(&taken).handle(taken, slot));
@@ -251,7 +257,7 @@ impl Stream {
             None => {
                 engine
                     .storage
-                    .messages
+                    .messages()
                     .read_stream_raw(&reservation.stream, position + 1, read)
                     .await?
             }
@@ -322,7 +328,7 @@ impl Stream {
             let keep = Some(config.reservation_timeout);
             let advanced = engine
                 .storage
-                .engine
+                .engine()
                 .advance(self.group, reservation, handled, keep)
                 .await?;
             if !advanced {
@@ -332,7 +338,7 @@ impl Stream {
             read = config.batch_size;
             batch = engine
                 .storage
-                .messages
+                .messages()
                 .read_stream_raw(&reservation.stream, position + 1, read)
                 .await?;
         }
@@ -362,7 +368,7 @@ impl Stream {
         };
         self.engine
             .storage
-            .engine
+            .engine()
             .fail(self.group, reservation, &failure)
             .await
     }
@@ -391,7 +397,7 @@ async fn call(
         });
     }
     let position = envelope.position;
-    let shared = Arc::new(Mutex::new(Some(engine.storage.engine.begin().await?)));
+    let shared = Arc::new(Mutex::new(Some(engine.storage.engine().begin().await?)));
     let ctx = Context::new(
         engine.storage.clone(),
         &envelope,

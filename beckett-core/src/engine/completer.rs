@@ -58,7 +58,7 @@ async fn complete(
         let mut backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(5));
         let mut tries_left_after_shutdown = 3;
         loop {
-            match engine.storage.engine.complete(group, &batch).await {
+            match engine.storage.engine().complete(group, &batch).await {
                 Ok(lagging) => {
                     queue.completed(batch.len());
                     if lagging {

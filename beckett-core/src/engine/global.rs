@@ -53,7 +53,7 @@ async fn lead(
     queue: &Queue,
 ) -> Result<()> {
     let mut leadership = loop {
-        if let Some(leadership) = engine.storage.engine.lead(group).await? {
+        if let Some(leadership) = engine.storage.engine().lead(group).await? {
             break leadership;
         }
         tokio::select! {
@@ -61,7 +61,7 @@ async fn lead(
             () = engine.shutdown.cancelled() => return Ok(()),
         }
     };
-    let mut reader = engine.storage.messages.reader().await?;
+    let mut reader = engine.storage.messages().reader().await?;
     tracing::info!(group, "leading the group's global consumer");
     let mut cohorts: Vec<Cohort> = Vec::new();
     let mut refreshed: Option<Instant> = None;

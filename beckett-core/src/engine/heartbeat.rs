@@ -26,7 +26,7 @@ pub(crate) async fn run(engine: &Engine, stop: CancellationToken) {
         if due.is_empty() {
             continue;
         }
-        match engine.storage.engine.extend(&due, timeout).await {
+        match engine.storage.engine().extend(&due, timeout).await {
             Ok(extended) => engine.held.extended(&extended, now),
             Err(error) => {
                 tracing::warn!(%error, reservations = due.len(),

@@ -14,10 +14,11 @@ mod supervisor;
 
 use crate::config::Config;
 use crate::error::Result;
-use crate::state::Storage;
+use crate::state::{StartAt, Storage, Wakeup};
 use crate::subscription::registry::{recurring_jobs, Groups};
 use crate::subscription::{registered, Start};
 use crate::{recurring, scheduling};
+use futures_util::StreamExt;
 use shared::Engine;
 use signals::Signals;
 use std::future::Future;
@@ -72,12 +73,19 @@ async fn run(
     groups: Groups,
     shutdown: CancellationToken,
 ) -> Result<()> {
-    let state = &*storage.engine;
+    let state = &**storage.engine();
+    let end = match storage.holds_together() {
+        true => StartAt::End,
+        false => StartAt::After(storage.messages().head().await?),
+    };
     for subscription in groups.values().flatten() {
-        let from_end = subscription.start == Start::End;
+        let start = match subscription.start {
+            Start::Beginning => &StartAt::First,
+            Start::End => &end,
+        };
         let selection = subscription.selection();
         state
-            .register(subscription.group, subscription.name, from_end, &selection)
+            .register(subscription.group, subscription.name, start, &selection)
             .await?;
     }
     for (group, subscriptions) in &groups {
@@ -102,7 +110,7 @@ async fn run(
     {
         let engine = engine.clone();
         tasks.spawn(async move {
-            let wakeups = engine.storage.engine.wakeups();
+            let wakeups = wakeups(&engine.storage);
             let listening = engine.signals.follow(wakeups, &engine.shutdown);
             engine.supervisor.watch("wake-up listener", listening).await;
         });
@@ -111,7 +119,7 @@ async fn run(
         let engine = engine.clone();
         tasks.spawn(async move {
             let delivering = scheduling::deliverer::run(
-                &*engine.storage.engine,
+                &engine.storage,
                 engine.config.batch_size,
                 engine.signals.scheduled(),
                 &engine.shutdown,
@@ -122,7 +130,11 @@ async fn run(
     for firing in firings {
         let engine = engine.clone();
         tasks.spawn(async move {
-            let firing = recurring::run(&*engine.storage.messages, firing, engine.shutdown.clone());
+            let firing = recurring::run(
+                &**engine.storage.messages(),
+                firing,
+                engine.shutdown.clone(),
+            );
             engine.supervisor.watch("recurring job", firing).await;
         });
     }
@@ -162,4 +174,20 @@ async fn run(
     };
     // What stopped the process matters more than what failed after.
     engine.supervisor.fault().map_or(released, Err)
+}
+
+/// The state store's wake-ups, and, beside a message store elsewhere that
+/// signals its appends, those.
+fn wakeups(storage: &Storage) -> futures_util::stream::BoxStream<'static, Wakeup> {
+    let state = storage.engine().wakeups();
+    if storage.holds_together() {
+        return state;
+    }
+    match storage.messages().appended() {
+        Some(appended) => {
+            let messages = appended.map(|()| Wakeup::Messages);
+            Box::pin(futures_util::stream::select(state, messages))
+        }
+        None => state,
+    }
 }

@@ -36,7 +36,7 @@ impl Engine {
         let mut backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(1));
         let mut attempt = 1;
         loop {
-            match self.storage.engine.release(tokens, pause).await {
+            match self.storage.engine().release(tokens, pause).await {
                 Err(_) if attempt < 5 => {
                     tokio::time::sleep(backoff.next()).await;
                     attempt += 1;

@@ -1,7 +1,8 @@
 //! The scheduler every process runs: it moves due messages into the store.
 
 use crate::backoff::Backoff;
-use crate::state::{Delivered, EngineStorage};
+use crate::state::{Delivered, Storage};
+use crate::version::ExpectedVersion;
 use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -15,12 +16,16 @@ const LONGEST_SLEEP: Duration = Duration::from_secs(60);
 /// being appended to); it doubles while that lasts, up to a second.
 const HELD_BACK: Duration = Duration::from_millis(50);
 
+/// How long a message taken for a message store elsewhere is kept from
+/// the other schedulers: time enough to append it.
+const LEASE: Duration = Duration::from_secs(30);
+
 /// Moves due messages into the store in batches of `batch_size`, then
 /// sleeps until the next one is due, `scheduled` is notified (something
 /// was scheduled), or [`LONGEST_SLEEP`] passes; until shutdown. Errors are
 /// logged and retried after a backoff.
 pub(crate) async fn run(
-    state: &dyn EngineStorage,
+    storage: &Storage,
     batch_size: usize,
     scheduled: &Notify,
     shutdown: &CancellationToken,
@@ -28,7 +33,7 @@ pub(crate) async fn run(
     let mut backoff = Backoff::reconnecting();
     let mut held_back = Backoff::new(HELD_BACK, Duration::from_secs(1));
     while !shutdown.is_cancelled() {
-        let pause = match deliver(state, batch_size, shutdown).await {
+        let pause = match deliver(storage, batch_size, shutdown).await {
             Ok(Next::At(pause)) => {
                 backoff.reset();
                 held_back.reset();
@@ -58,13 +63,14 @@ enum Next {
 
 /// Moves every message due now that can be taken.
 async fn deliver(
-    state: &dyn EngineStorage,
+    storage: &Storage,
     batch_size: usize,
     shutdown: &CancellationToken,
 ) -> crate::Result<Next> {
+    let state = storage.engine();
     let mut found_none = false;
     loop {
-        let Delivered { moved, held_back } = state.deliver_due(batch_size).await?;
+        let Delivered { moved, held_back } = deliver_due(storage, batch_size).await?;
         if shutdown.is_cancelled() {
             return Ok(Next::At(Duration::ZERO));
         }
@@ -82,4 +88,44 @@ async fn deliver(
             Some(_) => found_none = moved == 0,
         }
     }
+}
+
+/// Appends up to `limit` due scheduled messages to their streams, as the
+/// scheduler of every process does: in the store that holds them both
+/// exactly once, and in a message store elsewhere at least once.
+pub async fn deliver_due(storage: &Storage, limit: usize) -> crate::Result<Delivered> {
+    match storage.holds_together() {
+        true => storage.engine().deliver_due(limit).await,
+        false => deliver_elsewhere(storage, limit).await,
+    }
+}
+
+/// Takes up to `limit` due messages from the state store, appends them to
+/// the message store elsewhere, a stream's consecutive ones together, and
+/// records those appended as delivered.
+async fn deliver_elsewhere(storage: &Storage, limit: usize) -> crate::Result<Delivered> {
+    let due = storage.engine().take_due(limit, LEASE).await?;
+    let mut delivered = Vec::with_capacity(due.len());
+    let mut appended = Ok(());
+    for run in due.chunk_by(|a, b| a.stream == b.stream) {
+        let messages = run.iter().map(|d| d.message.clone()).collect();
+        let stream = &run[0].stream;
+        if let Err(error) = storage
+            .messages()
+            .append(stream, ExpectedVersion::Any, messages)
+            .await
+        {
+            appended = Err(error);
+            break;
+        }
+        delivered.extend(run.iter().map(|d| d.message.id()));
+    }
+    if !delivered.is_empty() {
+        storage.engine().delivered(&delivered).await?;
+    }
+    appended?;
+    Ok(Delivered {
+        moved: delivered.len(),
+        held_back: false,
+    })
 }

@@ -27,6 +27,8 @@
 
 pub(crate) mod deliverer;
 
+pub use deliverer::deliver_due;
+
 use crate::error::{Error, Result, MAX_DELAY_YEARS};
 use chrono::{DateTime, Utc};
 use std::time::{Duration, SystemTime};

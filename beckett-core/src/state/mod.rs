@@ -4,13 +4,14 @@
 //!
 //! [`EngineStorage`] is the seam between the engine and the store that
 //! keeps that state: the engine calls nothing else. A backend implements it
-//! beside its message store, as `PostgresStore` does.
+//! beside its own message store, as `PostgresStore` does, and keeps the
+//! state of a message store elsewhere too: see [`Storage::beside`].
 
 mod records;
 
 pub use records::{
-    CheckpointInfo, Completed, Cursor, DeclaredJob, Delivered, Failure, KnownJob, Raise,
-    Registered, RemovedJob, Reservation, Reserved,
+    CheckpointInfo, Completed, Cursor, DeclaredJob, Delivered, DueMessage, Failure, KnownJob,
+    Raise, Registered, RemovedJob, Reservation, Reserved, StartAt,
 };
 
 use crate::error::Result;
@@ -37,15 +38,14 @@ use uuid::Uuid;
 pub trait EngineStorage: Any + Send + Sync {
     // Subscriptions.
 
-    /// Records a subscription if it is new, starting at the first message
-    /// or, `from_end`, after the last one committed now; and what it
-    /// selects, widened to cover every version of the program that
-    /// declares it.
+    /// Records a subscription if it is new, starting where `start` says;
+    /// and what it selects, widened to cover every version of the program
+    /// that declares it.
     async fn register(
         &self,
         group: &str,
         name: &str,
-        from_end: bool,
+        start: &StartAt,
         selection: &Selection,
     ) -> Result<()>;
 
@@ -67,7 +67,7 @@ pub trait EngineStorage: Any + Send + Sync {
     /// Reserves up to `limit` lagging, due checkpoints of the group's
     /// `subscriptions`, each under a token of its own, for `timeout`, with
     /// up to `read` messages of each one's stream after its position if
-    /// the store holds them.
+    /// the store holds them (none are read when `read` is 0).
     async fn reserve(
         &self,
         group: &str,
@@ -109,12 +109,13 @@ pub trait EngineStorage: Any + Send + Sync {
     /// Failed checkpoints, of one group or of all.
     async fn failed(&self, group: Option<&str>) -> Result<Vec<CheckpointInfo>>;
 
-    /// Makes a failed checkpoint due now, from the message that failed.
-    /// False when it is not failed.
+    /// Makes a failed checkpoint due now, from the message that failed,
+    /// with its count of attempts back at 0. False when it is not failed.
     async fn retry(&self, group: &str, subscription: &str, stream: &str) -> Result<bool>;
 
-    /// Moves a failed checkpoint past the message that failed, recording
-    /// the skip. False when it is not failed.
+    /// Moves a failed checkpoint past the message that failed, the one
+    /// after its position, recording the skip. False when it is not
+    /// failed.
     async fn skip(&self, group: &str, subscription: &str, stream: &str) -> Result<bool>;
 
     // Scheduled messages and recurring jobs.
@@ -127,8 +128,18 @@ pub trait EngineStorage: Any + Send + Sync {
     async fn cancel_scheduled(&self, id: Uuid) -> Result<bool>;
 
     /// Appends up to `limit` due scheduled messages to their streams, each
-    /// exactly once.
+    /// exactly once, in the store's own message store.
     async fn deliver_due(&self, limit: usize) -> Result<Delivered>;
+
+    /// Takes up to `limit` due scheduled messages for a message store
+    /// elsewhere, in the order they fell due: none of them is due again,
+    /// or can be cancelled, for `lease`. The engine appends them and then
+    /// calls [`delivered`](Self::delivered); a process that dies between
+    /// the two leaves them to be taken again when the lease ends.
+    async fn take_due(&self, limit: usize, lease: Duration) -> Result<Vec<DueMessage>>;
+
+    /// Forgets scheduled messages taken and appended.
+    async fn delivered(&self, ids: &[Uuid]) -> Result<()>;
 
     /// How long until the next scheduled message is due, if one waits.
     async fn next_due(&self) -> Result<Option<Duration>>;
@@ -190,6 +201,8 @@ pub trait StateTransaction: Any + Send {
 
     /// Appends in this transaction, when the message store shares it;
     /// `None` when it does not, and the append goes to the message store.
+    /// The engine asks only when the store holds the messages (see
+    /// [`Storage::together`]).
     async fn append(
         &mut self,
         stream: &str,
@@ -224,17 +237,83 @@ pub enum Wakeup {
     Missed,
 }
 
-/// What the engine runs on: a message store, and a store of its own state.
+/// What the engine runs on: a message store, and a store of its own state,
+/// either one database that holds both ([`together`](Self::together)) or a
+/// state store beside a message store elsewhere
+/// ([`beside`](Self::beside)).
+///
+/// ```
+/// use beckett_core::memory::MemoryStore;
+/// # use beckett_core::state::{EngineStorage, Storage};
+/// # use std::sync::Arc;
+/// # fn demo(state: Arc<dyn EngineStorage>) {
+/// // The application's messages in a store of its own, the engine's state
+/// // in `state` (Postgres or SQLite).
+/// let storage = Storage::beside(Arc::new(MemoryStore::new()), state);
+/// assert!(!storage.holds_together());
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct Storage {
+    messages: Arc<dyn MessageStorage>,
+    engine: Arc<dyn EngineStorage>,
+    together: bool,
+}
+
+impl Storage {
+    /// One store that holds the messages and the engine's state, such as
+    /// Postgres or SQLite: scheduled messages are appended exactly once,
+    /// and a `transactional` handler's appends commit with its checkpoint.
+    pub fn together<S: MessageStorage + EngineStorage>(store: Arc<S>) -> Self {
+        Self {
+            messages: store.clone(),
+            engine: store,
+            together: true,
+        }
+    }
+
+    /// The engine's state in `engine`, beside a message store elsewhere
+    /// (the application's own, or another database).
+    ///
+    /// What that costs: the engine reads each stream's messages in a read
+    /// of their own; a subscription that starts at the end starts at the
+    /// message store's [`head`](MessageStorage::head), and creates each
+    /// stream's checkpoint just before the first of its messages it reads,
+    /// so the message store's global order must keep each stream's order;
+    /// a scheduled message is appended at least once (twice if a process
+    /// dies between the append and recording it delivered); a
+    /// `transactional` handler's appends go to the message store outside
+    /// its transaction; and the engine learns of appends by other
+    /// processes from its polls unless the message store signals them
+    /// ([`appended`](MessageStorage::appended)).
+    pub fn beside(messages: Arc<dyn MessageStorage>, engine: Arc<dyn EngineStorage>) -> Self {
+        Self {
+            messages,
+            engine,
+            together: false,
+        }
+    }
+
     /// The message store.
-    pub messages: Arc<dyn MessageStorage>,
-    /// The engine's state.
-    pub engine: Arc<dyn EngineStorage>,
+    pub fn messages(&self) -> &Arc<dyn MessageStorage> {
+        &self.messages
+    }
+
+    /// The store of the engine's state.
+    pub fn engine(&self) -> &Arc<dyn EngineStorage> {
+        &self.engine
+    }
+
+    /// Whether one store holds the messages and the engine's state.
+    pub fn holds_together(&self) -> bool {
+        self.together
+    }
 }
 
 impl std::fmt::Debug for Storage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Storage").finish_non_exhaustive()
+        f.debug_struct("Storage")
+            .field("together", &self.together)
+            .finish_non_exhaustive()
     }
 }

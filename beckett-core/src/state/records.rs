@@ -1,8 +1,11 @@
 //! The records that cross the seam between the engine and its state store.
 
+use crate::error::Error;
+use crate::message::NewMessage;
 use crate::selection::Selection;
 use crate::store::{GlobalCursor, RawMessage};
 use chrono::{DateTime, Utc};
+use serde_json::Value;
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -173,4 +176,51 @@ pub struct Delivered {
     /// Whether due messages were left for another process that holds
     /// their streams: look again soon.
     pub held_back: bool,
+}
+
+/// Where a new subscription starts reading the global order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartAt {
+    /// At the first message.
+    First,
+    /// After the last message the state store's own message store holds
+    /// committed now.
+    End,
+    /// After `cursor`, the head of a message store elsewhere: each
+    /// stream's checkpoint is created just before the first of its
+    /// messages read, the earlier ones being history.
+    After(GlobalCursor),
+}
+
+/// A scheduled message taken for delivery to a message store elsewhere.
+#[derive(Debug, Clone)]
+pub struct DueMessage {
+    /// The stream to append it to.
+    pub stream: String,
+    /// The message, with the id it was scheduled under.
+    pub message: NewMessage,
+}
+
+impl DueMessage {
+    /// A scheduled message as a state store keeps it: its id, stream,
+    /// type, data, and metadata as [`NewMessage::encode`] wrote it.
+    pub fn from_stored(
+        id: Uuid,
+        stream: String,
+        message_type: String,
+        data: Value,
+        metadata: Value,
+    ) -> crate::Result<Self> {
+        let metadata = serde_json::from_value(metadata).map_err(|error| Error::Database {
+            source: format!(
+                "scheduled message {id} to `{stream}` has unreadable metadata: {error}"
+            )
+            .into(),
+            refused: false,
+        })?;
+        let message = NewMessage::from_json(message_type, data)
+            .with_id(id)
+            .with_metadata(metadata);
+        Ok(Self { stream, message })
+    }
 }

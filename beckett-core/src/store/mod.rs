@@ -16,6 +16,7 @@ pub use stream_name::{category, validate as validate_stream_name, MAX_STREAM_NAM
 use crate::error::Result;
 use crate::message::{Encoded, NewMessage};
 use crate::version::ExpectedVersion;
+use futures_util::stream::BoxStream;
 use std::any::Any;
 
 /// A batch to append, as a store writes it: the stream's name checked, and
@@ -137,6 +138,20 @@ pub trait MessageStorage: Any + Send + Sync {
     /// name is [`Error::InvalidStreamName`](crate::Error::InvalidStreamName),
     /// as in every read.
     async fn last_message(&self, stream: &str) -> Result<Option<RawMessage>>;
+
+    /// The cursor past every message committed now: a read from it returns
+    /// only messages committed later. Where a subscription that starts at
+    /// the end starts.
+    async fn head(&self) -> Result<GlobalCursor>;
+
+    /// Signals that messages were appended, if the store can tell: each
+    /// item says something new may follow the last read. `None` (the
+    /// default) leaves the engine to find new messages by polling the
+    /// global order; a state store that holds the messages signals them
+    /// itself, and this is asked only of a message store elsewhere.
+    fn appended(&self) -> Option<BoxStream<'static, ()>> {
+        None
+    }
 
     /// A reader of the global order for one consumer that follows it for
     /// long; by default, the store itself. A store may keep a connection

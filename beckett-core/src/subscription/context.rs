@@ -80,7 +80,7 @@ impl Context {
     /// # Ok(()) }
     /// ```
     pub fn store(&self) -> &dyn MessageStorage {
-        &*self.storage.messages
+        &**self.storage.messages()
     }
 
     /// The id of the message being handled.
@@ -196,7 +196,9 @@ impl Context {
 
     /// Appends a message caused by the one being handled: its causation id
     /// is that message's id, its correlation id that message's correlation
-    /// id. In a `transactional` handler it joins the handler's transaction.
+    /// id. In a `transactional` handler it joins the handler's transaction
+    /// when one store holds the messages and the engine's state (see
+    /// [`Storage::together`](crate::state::Storage::together)).
     ///
     /// ```no_run
     /// # #[derive(beckett::Message, serde::Serialize, serde::Deserialize)]
@@ -236,13 +238,15 @@ impl Context {
         for message in &mut messages {
             self.caused(message);
         }
-        if let Some(mut tx) = self.transaction() {
+        // A message store elsewhere is outside the transaction.
+        let transaction = self.storage.holds_together().then(|| self.transaction());
+        if let Some(mut tx) = transaction.flatten() {
             if let Some(appended) = tx.append(stream, expected, messages.clone()).await {
                 return appended;
             }
         }
         self.storage
-            .messages
+            .messages()
             .append(stream, expected, messages)
             .await
     }
@@ -273,7 +277,7 @@ impl Context {
         let due = due.into().check(stream)?;
         match self.transaction() {
             Some(mut tx) => tx.schedule(stream, message, due).await,
-            None => self.storage.engine.schedule(stream, message, due).await,
+            None => self.storage.engine().schedule(stream, message, due).await,
         }
     }
 
@@ -290,7 +294,7 @@ impl Context {
     pub async fn cancel_scheduled(&self, id: Uuid) -> Result<bool> {
         match self.transaction() {
             Some(mut tx) => tx.cancel_scheduled(id).await,
-            None => self.storage.engine.cancel_scheduled(id).await,
+            None => self.storage.engine().cancel_scheduled(id).await,
         }
     }
 
