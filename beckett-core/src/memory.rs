@@ -1,13 +1,15 @@
-//! [`MemoryStore`]: a message store in the process's memory.
+//! Messages in the process's memory: [`MemoryStore`], a message store, and
+//! the parts it is made of, for a store of one's own that keeps its
+//! messages in memory too: [`MessageLog`] and [`AppendSignal`].
 
 use crate::error::{Error, Result};
-use crate::message::NewMessage;
+use crate::message::{Encoded, NewMessage};
 use crate::store::{
     encode_batch, validate_stream_name, Appended, Envelope, GlobalCursor, GlobalRead,
     MessageStorage, RawMessage,
 };
 use crate::version::ExpectedVersion;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use futures_util::stream::BoxStream;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -20,8 +22,8 @@ use tokio::sync::broadcast;
 /// passes the message store's conformance suite): appends are atomic and
 /// check their expected version, and the global order is the order of the
 /// appends, with no gap. Use it in tests, to run handlers against messages
-/// with no database, or as the model of a store of your own. Cheap to
-/// clone: clones share the messages.
+/// with no database (see `beckett::testing`), or as the model of a store of
+/// your own. Cheap to clone: clones share the messages.
 ///
 /// ```
 /// use beckett::memory::MemoryStore;
@@ -36,28 +38,10 @@ use tokio::sync::broadcast;
 /// assert_eq!(read.messages[0].stream, "Pinger-1");
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct MemoryStore {
-    inner: Arc<Mutex<Messages>>,
-    /// Told of every append, for [`MessageStorage::appended`].
-    appends: broadcast::Sender<()>,
-}
-
-impl Default for MemoryStore {
-    fn default() -> Self {
-        Self {
-            inner: Arc::default(),
-            appends: broadcast::channel(1).0,
-        }
-    }
-}
-
-/// The messages, in global order, and where each stream's are.
-#[derive(Debug, Default)]
-struct Messages {
-    all: Vec<RawMessage>,
-    /// Per stream, the indexes in `all` of its messages, in stream order.
-    streams: HashMap<String, Vec<usize>>,
+    log: Arc<Mutex<MessageLog>>,
+    appends: AppendSignal,
 }
 
 impl MemoryStore {
@@ -66,10 +50,10 @@ impl MemoryStore {
         Self::default()
     }
 
-    fn messages(&self) -> std::sync::MutexGuard<'_, Messages> {
+    fn log(&self) -> std::sync::MutexGuard<'_, MessageLog> {
         // A panic while the lock was held cannot leave a half-written
         // append: an append checks everything before it writes.
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        self.log.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -82,9 +66,77 @@ impl MessageStorage for MemoryStore {
         messages: Vec<NewMessage>,
     ) -> Result<Appended> {
         let encoded = encode_batch(stream, messages)?;
-        let mut store = self.messages();
-        let Messages { all, streams } = &mut *store;
-        let version = streams.get(stream).map_or(0, |s| s.len() as i64);
+        let appended = {
+            let mut log = self.log();
+            log.check(stream, expected)?;
+            log.push(stream, encoded, Utc::now())
+        };
+        self.appends.signal();
+        Ok(appended)
+    }
+
+    async fn read_stream_raw(
+        &self,
+        stream: &str,
+        from: i64,
+        limit: usize,
+    ) -> Result<Vec<RawMessage>> {
+        self.log().read_stream(stream, from, limit)
+    }
+
+    async fn read_global_raw(
+        &self,
+        after: &GlobalCursor,
+        limit: usize,
+        _bodies: Option<&[&str]>,
+    ) -> Result<GlobalRead<RawMessage>> {
+        Ok(self.log().read_global(after, limit))
+    }
+
+    async fn last_message(&self, stream: &str) -> Result<Option<RawMessage>> {
+        self.log().last(stream)
+    }
+
+    async fn head(&self) -> Result<GlobalCursor> {
+        Ok(self.log().head())
+    }
+
+    fn appended(&self) -> Option<BoxStream<'static, ()>> {
+        Some(self.appends.listen())
+    }
+}
+
+/// Messages in global order, indexed by stream: the reads of a
+/// [`MessageStorage`] over messages held in memory, for a store that keeps
+/// them there (all of them, or a copy of what it keeps elsewhere). The
+/// global order is the order they were pushed in, and a message's global
+/// position its place in it, from 1.
+///
+/// ```
+/// use beckett::memory::MessageLog;
+/// use beckett::{ExpectedVersion, GlobalCursor, NewMessage};
+///
+/// let mut log = MessageLog::default();
+/// let ping = NewMessage::from_json("Ping", serde_json::json!({})).encode()?;
+/// log.check("Pinger-1", ExpectedVersion::NoStream)?;
+/// let appended = log.push("Pinger-1", vec![ping], chrono::Utc::now());
+/// assert_eq!(appended.global_positions, [1]);
+/// assert_eq!(log.read_global(&GlobalCursor::START, 10).messages.len(), 1);
+/// assert!(log.check("Pinger-1", ExpectedVersion::NoStream).is_err());
+/// # Ok::<(), beckett::Error>(())
+/// ```
+#[derive(Debug, Default)]
+pub struct MessageLog {
+    all: Vec<RawMessage>,
+    /// Per stream, the indexes in `all` of its messages, in stream order.
+    streams: HashMap<String, Vec<usize>>,
+}
+
+impl MessageLog {
+    /// The stream's version, if `expected` matches it; otherwise the
+    /// [`Error::WrongExpectedVersion`] an append reports.
+    pub fn check(&self, stream: &str, expected: ExpectedVersion) -> Result<i64> {
+        let version = self.streams.get(stream).map_or(0, |s| s.len() as i64);
         if !expected.matches(version) {
             return Err(Error::WrongExpectedVersion {
                 stream: stream.to_owned(),
@@ -92,19 +144,27 @@ impl MessageStorage for MemoryStore {
                 actual: version,
             });
         }
-        let timestamp = Utc::now();
-        let mut global_positions = Vec::with_capacity(encoded.len());
-        for (position, message) in (version + 1..).zip(encoded) {
-            let global_position = all.len() as i64 + 1;
-            streams
-                .entry(stream.to_owned())
-                .or_default()
-                .push(all.len());
-            all.push(RawMessage {
+        Ok(version)
+    }
+
+    /// Adds `messages` to the end of `stream` and of the global order,
+    /// appended at `timestamp`; what an append of them returns.
+    pub fn push(
+        &mut self,
+        stream: &str,
+        messages: Vec<Encoded>,
+        timestamp: DateTime<Utc>,
+    ) -> Appended {
+        let indexes = self.streams.entry(stream.to_owned()).or_default();
+        let mut global_positions = Vec::with_capacity(messages.len());
+        for message in messages {
+            let global_position = self.all.len() as i64 + 1;
+            indexes.push(self.all.len());
+            self.all.push(RawMessage {
                 envelope: Envelope {
                     id: message.id,
                     stream: stream.to_owned(),
-                    position,
+                    position: indexes.len() as i64,
                     global_position,
                     transaction_id: 0,
                     message_type: message.message_type,
@@ -116,70 +176,88 @@ impl MessageStorage for MemoryStore {
             });
             global_positions.push(global_position);
         }
-        drop(store);
-        // Nobody may be listening.
-        let _ = self.appends.send(());
-        Ok(Appended {
-            stream_version: version + global_positions.len() as i64,
+        Appended {
+            stream_version: indexes.len() as i64,
             global_positions,
-        })
+        }
     }
 
-    async fn read_stream_raw(
-        &self,
-        stream: &str,
-        from: i64,
-        limit: usize,
-    ) -> Result<Vec<RawMessage>> {
+    /// Up to `limit` messages of `stream` from position `from`, as
+    /// [`MessageStorage::read_stream_raw`] reads them.
+    pub fn read_stream(&self, stream: &str, from: i64, limit: usize) -> Result<Vec<RawMessage>> {
         validate_stream_name(stream)?;
-        let store = self.messages();
-        let Some(indexes) = store.streams.get(stream) else {
+        let Some(indexes) = self.streams.get(stream) else {
             return Ok(Vec::new());
         };
         let skip = usize::try_from(from.max(1) - 1).unwrap_or(usize::MAX);
-        Ok(indexes
-            .iter()
-            .skip(skip)
-            .take(limit)
-            .map(|&i| store.all[i].clone())
-            .collect())
+        let read = indexes.iter().skip(skip).take(limit);
+        Ok(read.map(|&i| self.all[i].clone()).collect())
     }
 
-    async fn read_global_raw(
-        &self,
-        after: &GlobalCursor,
-        limit: usize,
-        _bodies: Option<&[&str]>,
-    ) -> Result<GlobalRead<RawMessage>> {
-        let store = self.messages();
-        let from = usize::try_from(after.frontier().global_position).unwrap_or(0);
-        let messages: Vec<RawMessage> = store.all.iter().skip(from).take(limit).cloned().collect();
-        let last = messages
-            .last()
-            .map_or(after.frontier().global_position, |m| {
-                m.envelope.global_position
-            });
-        Ok(GlobalRead {
+    /// Up to `limit` messages after `after`, as
+    /// [`MessageStorage::read_global_raw`] reads them.
+    pub fn read_global(&self, after: &GlobalCursor, limit: usize) -> GlobalRead<RawMessage> {
+        let from = after.frontier().global_position;
+        let skip = usize::try_from(from).unwrap_or(0);
+        let messages: Vec<RawMessage> = self.all.iter().skip(skip).take(limit).cloned().collect();
+        let last = messages.last().map_or(from, |m| m.envelope.global_position);
+        GlobalRead {
             messages,
             cursor: GlobalCursor::at(last),
-        })
+        }
     }
 
-    async fn last_message(&self, stream: &str) -> Result<Option<RawMessage>> {
+    /// The newest message of `stream`, as
+    /// [`MessageStorage::last_message`] reads it.
+    pub fn last(&self, stream: &str) -> Result<Option<RawMessage>> {
         validate_stream_name(stream)?;
-        let store = self.messages();
-        let last = store.streams.get(stream).and_then(|s| s.last());
-        Ok(last.map(|&i| store.all[i].clone()))
+        let last = self.streams.get(stream).and_then(|s| s.last());
+        Ok(last.map(|&i| self.all[i].clone()))
     }
 
-    async fn head(&self) -> Result<GlobalCursor> {
-        Ok(GlobalCursor::at(self.messages().all.len() as i64))
+    /// The cursor past every message, as [`MessageStorage::head`] says.
+    pub fn head(&self) -> GlobalCursor {
+        GlobalCursor::at(self.all.len() as i64)
+    }
+}
+
+/// Tells whoever listens that messages were appended: what a store in one
+/// process returns from [`MessageStorage::appended`], signalling after each
+/// append. Clones signal to the same listeners.
+///
+/// ```
+/// use beckett::memory::AppendSignal;
+/// use futures_util::StreamExt;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let signal = AppendSignal::default();
+/// let mut appended = signal.listen();
+/// signal.signal();
+/// assert_eq!(appended.next().await, Some(()));
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct AppendSignal(broadcast::Sender<()>);
+
+impl Default for AppendSignal {
+    fn default() -> Self {
+        Self(broadcast::channel(1).0)
+    }
+}
+
+impl AppendSignal {
+    /// Signals an append to every listener.
+    pub fn signal(&self) {
+        // Nobody may be listening.
+        let _ = self.0.send(());
     }
 
-    /// Every append signals, each listener hearing of at least the last.
-    fn appended(&self) -> Option<BoxStream<'static, ()>> {
-        let receiver = self.appends.subscribe();
-        Some(Box::pin(futures_util::stream::unfold(
+    /// The signals to come: each listener hears of at least the last of
+    /// several sent while it was busy.
+    pub fn listen(&self) -> BoxStream<'static, ()> {
+        let receiver = self.0.subscribe();
+        Box::pin(futures_util::stream::unfold(
             receiver,
             |mut receiver| async move {
                 match receiver.recv().await {
@@ -187,6 +265,6 @@ impl MessageStorage for MemoryStore {
                     Err(broadcast::error::RecvError::Closed) => None,
                 }
             },
-        )))
+        ))
     }
 }

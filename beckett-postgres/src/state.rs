@@ -38,6 +38,11 @@ impl EngineStorage for PostgresStore {
         self.checkpoints.undeclared(group, declared).await
     }
 
+    async fn registered(&self, group: &str) -> Result<Vec<Registered>> {
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        self.checkpoints.registered(&mut conn, group).await
+    }
+
     async fn remove(&self, group: &str, name: &str) -> Result<Option<u64>> {
         self.checkpoints.remove(group, name).await
     }

@@ -52,6 +52,13 @@ impl EngineStorage for SqliteStore {
             .await
     }
 
+    async fn registered(&self, group: &str) -> Result<Vec<Registered>> {
+        let group = group.to_owned();
+        self.readers()
+            .read(move |c| checkpoints::registered(c, &group))
+            .await
+    }
+
     async fn remove(&self, group: &str, name: &str) -> Result<Option<u64>> {
         let (group, name) = (group.to_owned(), name.to_owned());
         self.writer()

@@ -3,6 +3,7 @@
 
 mod runtime;
 mod storage;
+pub mod testing;
 
 pub use beckett_core::{
     category, memory, recurring, scheduling, state, store, subscription, Appended, Backoff,

@@ -88,6 +88,11 @@ impl Beckett {
         .build()
     }
 
+    /// The settings it runs with.
+    pub(crate) fn config(&self) -> &Config {
+        &self.config
+    }
+
     /// Runs until SIGINT or SIGTERM.
     ///
     /// ```no_run

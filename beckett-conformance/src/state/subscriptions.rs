@@ -47,9 +47,10 @@ pub async fn leadership(storage: &Storage) {
 /// Registering records a subscription once, with its selection and a
 /// cursor at the start (or, `from_end`, past every message committed
 /// before); registering again changes neither its cursor nor its
-/// registration. The leader moves cursors, of the current registration
-/// only, and raises checkpoints, whose lag `undeclared` counts. Removing a
-/// subscription takes its checkpoints; registered again, it starts over.
+/// registration, which anyone reads as the leader does. The leader moves
+/// cursors, of the current registration only, and raises checkpoints,
+/// whose lag `undeclared` counts. Removing a subscription takes its
+/// checkpoints; registered again, it starts over.
 pub async fn subscriptions(storage: &Storage) {
     let (engine, messages) = (&**storage.engine(), &**storage.messages());
     let group = unique("subscriptions-");
@@ -114,6 +115,22 @@ pub async fn subscriptions(storage: &Storage) {
         "registering `a` again keeps its registration"
     );
     assert_eq!(now["b"].cursor, GlobalCursor::START, "`b` was not moved");
+    let seen = engine
+        .registered(&group)
+        .await
+        .expect("reading registrations");
+    let seen: BTreeMap<String, (i64, GlobalCursor)> = seen
+        .into_iter()
+        .map(|r| (r.name, (r.registration, r.cursor)))
+        .collect();
+    let led: BTreeMap<String, (i64, GlobalCursor)> = now
+        .into_iter()
+        .map(|(name, r)| (name, (r.registration, r.cursor)))
+        .collect();
+    assert_eq!(
+        seen, led,
+        "the registrations as anyone reads them, and as the leader does"
+    );
 
     register("late", true, &[]).await;
     let late = by_name(&mut *leader).await["late"].cursor.clone();

@@ -53,6 +53,10 @@ pub trait EngineStorage: Any + Send + Sync {
     /// with how many of its checkpoints lag.
     async fn undeclared(&self, group: &str, declared: &[&str]) -> Result<Vec<(String, i64)>>;
 
+    /// The subscriptions registered in `group`, with their cursors, as
+    /// the group's leader reads them: what an operator or a test looks at.
+    async fn registered(&self, group: &str) -> Result<Vec<Registered>>;
+
     /// Removes a subscription and all of its checkpoints; how many
     /// checkpoints went, or `None` if it was not registered.
     async fn remove(&self, group: &str, name: &str) -> Result<Option<u64>>;
