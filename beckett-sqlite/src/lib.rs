@@ -9,6 +9,7 @@
 //! could pass, across processes sharing the file too.
 #![deny(missing_docs)]
 
+mod checkpointer;
 mod checkpoints;
 mod error;
 mod messages;
@@ -24,6 +25,7 @@ pub use transaction::SqliteTransaction;
 
 use beckett_core::state::Wakeup;
 use beckett_core::Result;
+use checkpointer::Checkpointer;
 use open::Location;
 use readers::Readers;
 use std::sync::Arc;
@@ -95,11 +97,15 @@ impl SqliteStore {
 
     fn at(location: Location) -> Result<Self> {
         let connection = open::writer(&location)?;
+        let checkpointer = match location.in_memory() {
+            true => None,
+            false => Some(Checkpointer::start(location.as_str())?),
+        };
         let (wakeups, _) = broadcast::channel(1024);
         Ok(Self {
             inner: Arc::new(Inner {
                 readers: Readers::new(location.as_str()),
-                writer: Writer::start(connection),
+                writer: Writer::start(connection, checkpointer),
                 wakeups,
                 location,
             }),

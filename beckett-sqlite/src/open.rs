@@ -1,6 +1,7 @@
 //! Opening the database file: where it is, how its connections are set,
 //! and its tables.
 
+use crate::checkpointer::WRITER_CHECKPOINTS_PAST;
 use crate::error::sqlite;
 use beckett_core::{Error, Result};
 use rusqlite::{Connection, OpenFlags};
@@ -75,11 +76,25 @@ pub(crate) fn writer(location: &Location) -> Result<Connection> {
     if !location.in_memory() {
         // NORMAL syncs at checkpoints, not at each commit: a commit survives
         // the process's crash, and only the machine's loses the last ones.
+        // Checkpoints are the checkpointer's, unless it falls far behind.
         connection
-            .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
+            .execute_batch(&format!(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
+                 PRAGMA wal_autocheckpoint = {WRITER_CHECKPOINTS_PAST};"
+            ))
             .map_err(sqlite)?;
     }
     migrate(&connection)?;
+    Ok(connection)
+}
+
+/// The connection that copies the log into the file: it writes no row.
+pub(crate) fn checkpointer(path: &str) -> Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_URI
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let connection = Connection::open_with_flags(path, flags).map_err(sqlite)?;
+    connection.busy_timeout(BUSY_TIMEOUT).map_err(sqlite)?;
     Ok(connection)
 }
 

@@ -7,10 +7,12 @@
 //! (a wrong expected version) rolls back alone. A write's result comes
 //! back once its transaction committed.
 
+use crate::checkpointer::Checkpointer;
 use crate::error::sqlite;
 use beckett_core::{Error, Result};
 use rusqlite::Connection;
 use std::sync::mpsc;
+use std::thread::Thread;
 use tokio::sync::oneshot;
 
 /// The most writes committed together.
@@ -58,12 +60,16 @@ impl std::fmt::Debug for Job {
 }
 
 impl Writer {
-    /// Starts the writer thread on `connection`.
-    pub fn start(connection: Connection) -> Self {
+    /// Starts the writer thread on `connection`, telling `checkpointer`
+    /// (which it keeps while it runs) of its commits.
+    pub fn start(connection: Connection, checkpointer: Option<Checkpointer>) -> Self {
         let (jobs, queue) = mpsc::channel();
         std::thread::Builder::new()
             .name("beckett-sqlite-writer".to_owned())
-            .spawn(move || run(connection, queue))
+            .spawn(move || {
+                let committed = checkpointer.as_ref().map(Checkpointer::waker);
+                run(connection, queue, committed)
+            })
             .expect("a thread can be started");
         Self { jobs }
     }
@@ -132,8 +138,9 @@ pub(crate) fn in_savepoint<T>(
 }
 
 /// The writer thread: takes what queued, runs it in one transaction,
-/// commits, answers; holds a transaction for whoever asked for one.
-fn run(connection: Connection, queue: mpsc::Receiver<Job>) {
+/// commits, answers, and wakes the checkpointer; holds a transaction for
+/// whoever asked for one.
+fn run(connection: Connection, queue: mpsc::Receiver<Job>, committed: Option<Thread>) {
     let mut next = None;
     loop {
         let job = match next.take() {
@@ -172,6 +179,9 @@ fn run(connection: Connection, queue: mpsc::Receiver<Job>) {
                     finish(failed);
                 }
             }
+        }
+        if let Some(checkpointer) = &committed {
+            checkpointer.unpark();
         }
     }
 }
