@@ -169,11 +169,12 @@ impl Scheduled {
                 .fetch_all(&self.pool)
                 .await
                 .map_err(db)?;
-        rows.into_iter()
-            .map(|(id, stream, message_type, data, metadata)| {
+        Ok(rows
+            .into_iter()
+            .filter_map(|(id, stream, message_type, data, metadata)| {
                 DueMessage::from_stored(id, stream, message_type, data, metadata)
             })
-            .collect()
+            .collect())
     }
 
     /// Forgets messages taken and appended elsewhere.

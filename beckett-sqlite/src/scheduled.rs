@@ -160,13 +160,13 @@ pub(crate) fn take_due(
     for (sequence, ..) in &taken {
         lease.execute(params![sequence, until]).map_err(sqlite)?;
     }
-    taken
+    Ok(taken
         .into_iter()
-        .map(|(_, id, stream, message_type, data, metadata)| {
+        .filter_map(|(_, id, stream, message_type, data, metadata)| {
             let json = |text: String| serde_json::from_str(&text).unwrap_or(Value::String(text));
             DueMessage::from_stored(id, stream, message_type, json(data), json(metadata))
         })
-        .collect()
+        .collect())
 }
 
 /// Forgets messages taken and appended elsewhere.

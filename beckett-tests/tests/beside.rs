@@ -7,7 +7,7 @@
 mod common;
 
 use beckett::memory::MemoryStore;
-use beckett::state::Storage;
+use beckett::state::{EngineStorage, Storage};
 use beckett::testing::TestRun;
 use beckett::{
     Beckett, BoxError, Context, Envelope, ExpectedVersion, Message, MessageStorage, NewMessage,
@@ -193,4 +193,28 @@ async fn the_state_in_postgres_follows_a_message_store_elsewhere(pool: PgPool) {
     assert_eq!(handled(&store, "Tailed-Tail-2").await, [(1, 1)]);
     stop.cancel();
     running.await.unwrap().unwrap();
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_scheduled_message_with_unreadable_metadata_holds_back_no_other(pool: PgPool) {
+    beckett::migrate(&pool).await.unwrap();
+    let state = PostgresStore::new(pool.clone());
+    let schedule = |n| {
+        let due = beckett::scheduling::Due::In(Duration::ZERO);
+        EngineStorage::schedule(&state, "Later-1", counted(n), due)
+    };
+    let broken = schedule(1).await.unwrap();
+    let sound = schedule(2).await.unwrap();
+    sqlx::query("UPDATE beckett.scheduled_messages SET metadata = '[1]' WHERE id = $1")
+        .bind(broken)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let taken = state.take_due(10, Duration::from_secs(60)).await.unwrap();
+    let ids: Vec<_> = taken.iter().map(|d| d.message.id()).collect();
+    assert_eq!(
+        ids,
+        [sound],
+        "the messages taken beside one with unreadable metadata"
+    );
 }

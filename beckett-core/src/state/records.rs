@@ -1,6 +1,5 @@
 //! The records that cross the seam between the engine and its state store.
 
-use crate::error::Error;
 use crate::message::NewMessage;
 use crate::selection::Selection;
 use crate::store::{GlobalCursor, RawMessage};
@@ -203,24 +202,29 @@ pub struct DueMessage {
 
 impl DueMessage {
     /// A scheduled message as a state store keeps it: its id, stream,
-    /// type, data, and metadata as [`NewMessage::encode`] wrote it.
+    /// type, data, and metadata as [`NewMessage::encode`] wrote it. `None`,
+    /// with an error logged, when the metadata is not of that shape: the
+    /// message stays taken and comes back after each lease, holding back
+    /// no other, until it is mended or cancelled.
     pub fn from_stored(
         id: Uuid,
         stream: String,
         message_type: String,
         data: Value,
         metadata: Value,
-    ) -> crate::Result<Self> {
-        let metadata = serde_json::from_value(metadata).map_err(|error| Error::Database {
-            source: format!(
-                "scheduled message {id} to `{stream}` has unreadable metadata: {error}"
-            )
-            .into(),
-            refused: false,
-        })?;
-        let message = NewMessage::from_json(message_type, data)
-            .with_id(id)
-            .with_metadata(metadata);
-        Ok(Self { stream, message })
+    ) -> Option<Self> {
+        match serde_json::from_value(metadata) {
+            Ok(metadata) => {
+                let message = NewMessage::from_json(message_type, data)
+                    .with_id(id)
+                    .with_metadata(metadata);
+                Some(Self { stream, message })
+            }
+            Err(error) => {
+                tracing::error!(%id, stream, %error,
+                    "a scheduled message's metadata is unreadable; it is not delivered");
+                None
+            }
+        }
     }
 }
