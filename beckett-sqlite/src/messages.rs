@@ -10,7 +10,7 @@ use beckett_core::{
     MessageStorage, NewMessage, RawMessage, Result,
 };
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, Connection, Row};
 use uuid::Uuid;
 
 /// The columns [`raw_message`] maps, in order.
@@ -122,48 +122,10 @@ pub(crate) fn append(
     expected: ExpectedVersion,
     messages: &[Encoded],
 ) -> Result<Appended> {
-    if messages.is_empty() {
-        let version = version(connection, stream)?;
-        return check(stream, expected, version).map(|()| Appended {
-            stream_version: version,
-            global_positions: Vec::new(),
-        });
-    }
-    let count = messages.len() as i64;
-    let bumped: Option<i64> = match expected {
-        ExpectedVersion::Any => connection.prepare_cached(
-            "INSERT INTO streams (stream_name, version) VALUES (?1, ?2)
-             ON CONFLICT (stream_name) DO UPDATE SET version = version + excluded.version
-             RETURNING version",
-        ),
-        ExpectedVersion::NoStream | ExpectedVersion::Exact(0) => connection.prepare_cached(
-            "INSERT INTO streams (stream_name, version) VALUES (?1, ?2)
-             ON CONFLICT (stream_name) DO NOTHING RETURNING version",
-        ),
-        ExpectedVersion::StreamExists | ExpectedVersion::Exact(_) => connection.prepare_cached(
-            "UPDATE streams SET version = version + ?2
-             WHERE stream_name = ?1 AND (?3 IS NULL OR version = ?3) RETURNING version",
-        ),
-    }
-    .and_then(|mut bump| {
-        let exact = match expected {
-            ExpectedVersion::Exact(version) if version > 0 => Some(version),
-            _ => None,
-        };
-        let parameters = bump.parameter_count();
-        let bound = params![stream, count, exact];
-        bump.query_row(&bound[..parameters], |row| row.get(0))
-            .optional()
-    })
-    .map_err(sqlite)?;
-    let Some(stream_version) = bumped else {
-        let actual = version(connection, stream)?;
-        return Err(Error::WrongExpectedVersion {
-            stream: stream.to_owned(),
-            expected,
-            actual,
-        });
-    };
+    // Appends run one at a time, under the database's write lock: the
+    // version read here is the one the messages follow.
+    let version = version(connection, stream)?;
+    check(stream, expected, version)?;
     let mut insert = connection
         .prepare_cached(
             "INSERT INTO messages (id, stream_name, stream_position, type, data, metadata, timestamp)
@@ -172,7 +134,7 @@ pub(crate) fn append(
         .map_err(sqlite)?;
     let now = micros(Utc::now());
     let mut global_positions = Vec::with_capacity(messages.len());
-    for (position, message) in (stream_version - count + 1..).zip(messages) {
+    for (position, message) in (version + 1..).zip(messages) {
         insert
             .execute(params![
                 message.id.as_bytes(),
@@ -187,18 +149,19 @@ pub(crate) fn append(
         global_positions.push(connection.last_insert_rowid());
     }
     Ok(Appended {
-        stream_version,
+        stream_version: version + messages.len() as i64,
         global_positions,
     })
 }
 
 /// The stream's version: the position of its newest message, 0 if none.
 fn version(connection: &Connection, stream: &str) -> Result<i64> {
-    let version: Option<i64> = connection
-        .prepare_cached("SELECT version FROM streams WHERE stream_name = ?1")
-        .and_then(|mut s| s.query_row([stream], |row| row.get(0)).optional())
-        .map_err(sqlite)?;
-    Ok(version.unwrap_or(0))
+    connection
+        .prepare_cached(
+            "SELECT coalesce(max(stream_position), 0) FROM messages WHERE stream_name = ?1",
+        )
+        .and_then(|mut s| s.query_row([stream], |row| row.get(0)))
+        .map_err(sqlite)
 }
 
 /// Whether a stream at `version` satisfies `expected`.

@@ -1,0 +1,4 @@
+-- A stream's version is the position of its newest message, which the
+-- messages' (stream_name, stream_position) index finds: a table of
+-- versions cost every commit one more page to write.
+DROP TABLE streams;
