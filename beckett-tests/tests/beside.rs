@@ -7,7 +7,7 @@
 mod common;
 
 use beckett::memory::MemoryStore;
-use beckett::state::{EngineStorage, Storage};
+use beckett::state::EngineStorage;
 use beckett::testing::TestRun;
 use beckett::{
     Beckett, BoxError, Context, Envelope, ExpectedVersion, Message, MessageStorage, NewMessage,
@@ -150,14 +150,12 @@ async fn handlers_run_in_a_test_on_messages_in_memory() {
 
 #[sqlx::test(migrations = false)]
 async fn the_state_in_postgres_follows_a_message_store_elsewhere(pool: PgPool) {
-    beckett::migrate(&pool).await.unwrap();
     let store = MemoryStore::new();
     append(&store, "Tail-1", 3).await;
-    let state = Arc::new(PostgresStore::new(pool));
-    let storage = Storage::beside(Arc::new(store.clone()), state);
     let stop = CancellationToken::new();
     let beckett = Beckett::builder()
-        .storage(storage)
+        .pool(pool)
+        .message_store(Arc::new(store.clone()))
         .groups(["Beside", "BesideLate"])
         .poll_interval(Duration::from_millis(100))
         .build()

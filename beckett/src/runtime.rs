@@ -4,10 +4,11 @@
 use crate::storage::{self, open};
 use beckett_core::state::Storage;
 use beckett_core::subscription::linked_groups;
-use beckett_core::{engine, Config, Error, Result, Schema};
+use beckett_core::{engine, Config, Error, MessageStorage, Result, Schema};
 use beckett_postgres::{migrate_schema, PostgresStore};
 use sqlx::PgPool;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Runs every subscription linked into the program, configured from the
@@ -48,6 +49,18 @@ pub async fn run() -> Result<()> {
 pub struct Beckett {
     config: Config,
     on: On,
+    messages: Option<Followed>,
+}
+
+/// A message store of the application's own, followed beside the engine's
+/// state.
+#[derive(Clone)]
+struct Followed(Arc<dyn MessageStorage>);
+
+impl std::fmt::Debug for Followed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a message store of the application's own")
+    }
 }
 
 /// What a process runs on: storage given, a Postgres pool given, or what
@@ -70,6 +83,7 @@ impl Beckett {
         Builder {
             config: Config::default(),
             on: On::Url,
+            messages: None,
         }
     }
 
@@ -84,6 +98,7 @@ impl Beckett {
         Builder {
             config: Config::from_env()?,
             on: On::Url,
+            messages: None,
         }
         .build()
     }
@@ -137,6 +152,10 @@ impl Beckett {
                 open(url, &self.config.schema, connections).await?
             }
         };
+        let storage = match self.messages {
+            Some(Followed(messages)) => Storage::beside(messages, storage.engine().clone()),
+            None => storage,
+        };
         engine::run_until(self.config, storage, groups, signal).await
     }
 }
@@ -159,6 +178,7 @@ impl Beckett {
 pub struct Builder {
     config: Config,
     on: On,
+    messages: Option<Followed>,
 }
 
 impl Builder {
@@ -191,6 +211,29 @@ impl Builder {
     /// ```
     pub fn storage(mut self, storage: Storage) -> Self {
         self.on = On::Storage(storage);
+        self
+    }
+
+    /// A message store of the application's own to follow, the engine's
+    /// state kept beside it where the database URL, pool or storage says
+    /// (see [`Storage::beside`] for what that costs).
+    ///
+    /// ```no_run
+    /// # async fn demo() -> beckett::Result<()> {
+    /// use beckett::memory::MemoryStore;
+    /// use std::sync::Arc;
+    ///
+    /// let messages = Arc::new(MemoryStore::new());
+    /// beckett::Beckett::builder()
+    ///     .database_url("sqlite:state.db")
+    ///     .message_store(messages.clone())
+    ///     .build()?
+    ///     .run()
+    ///     .await
+    /// # }
+    /// ```
+    pub fn message_store(mut self, store: Arc<dyn MessageStorage>) -> Self {
+        self.messages = Some(Followed(store));
         self
     }
 
@@ -326,6 +369,7 @@ impl Builder {
         Ok(Beckett {
             config: self.config,
             on: self.on,
+            messages: self.messages,
         })
     }
 }

@@ -16,8 +16,6 @@
 
 mod json_lines;
 
-use beckett::sqlite::SqliteStore;
-use beckett::state::Storage;
 use beckett::{Beckett, Context, ExpectedVersion, Message, MessageStorage, NewMessage};
 use json_lines::JsonLinesStore;
 use serde::{Deserialize, Serialize};
@@ -61,17 +59,14 @@ async fn count_visit(visit: PageVisited, ctx: Context) -> beckett::Result<()> {
 #[tokio::main]
 async fn main() -> beckett::Result<()> {
     let messages = Arc::new(JsonLinesStore::open("pages.jsonl")?);
-    let state = Arc::new(SqliteStore::open("pages-state.db")?);
-    let storage = Storage::beside(messages.clone(), state);
+    let beckett = Beckett::builder()
+        .database_url("sqlite:pages-state.db")
+        .message_store(messages.clone())
+        .build()?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(
-        Beckett::builder()
-            .storage(storage)
-            .build()?
-            .run_until(async {
-                let _ = stopped.await;
-            }),
-    );
+    let running = tokio::spawn(beckett.run_until(async {
+        let _ = stopped.await;
+    }));
 
     let visits = [("home", 4), ("pricing", 3), ("docs", 2)];
     for (page, count) in visits {
