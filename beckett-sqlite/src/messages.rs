@@ -27,10 +27,13 @@ impl MessageStorage for SqliteStore {
     ) -> Result<Appended> {
         let encoded = encode_batch(stream, messages)?;
         let stream = stream.to_owned();
-        let appended = self
-            .writer()
-            .write(move |connection| append(connection, &stream, expected, &encoded))
-            .await?;
+        let single = encoded.len() == 1;
+        let write = move |connection: &Connection| append(connection, &stream, expected, &encoded);
+        // One message is one statement, undone by itself if it fails.
+        let appended = match single {
+            true => self.writer().write_statement(write).await?,
+            false => self.writer().write(write).await?,
+        };
         if !appended.global_positions.is_empty() {
             self.wake(Wakeup::Messages);
         }

@@ -81,10 +81,29 @@ impl Writer {
         &self,
         write: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
     ) -> Result<T> {
+        self.submit(write, true).await
+    }
+
+    /// Runs `write` as [`write`](Self::write) does, without a savepoint:
+    /// for a write of one statement at most, which undoes itself when it
+    /// fails.
+    pub async fn write_statement<T: Send + 'static>(
+        &self,
+        write: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        self.submit(write, false).await
+    }
+
+    async fn submit<T: Send + 'static>(
+        &self,
+        write: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
+        savepoint: bool,
+    ) -> Result<T> {
         let (reply, answer) = oneshot::channel();
         let work: Work = Box::new(move |connection| {
             let outcome = match connection {
-                Ok(connection) => in_savepoint(connection, write),
+                Ok(connection) if savepoint => in_savepoint(connection, write),
+                Ok(connection) => write(connection),
                 Err(error) => Err(not_begun(error)),
             };
             Box::new(move |failed: Option<&Error>| {
