@@ -145,6 +145,7 @@ macro_rules! message_store_tests {
                 global_order_never_skips_nor_repeats,
                 read_stream_from_and_limit,
                 last_message,
+                duplicate_ids_are_refused,
                 head_is_past_every_message,
                 invalid_names_are_refused,
             ]

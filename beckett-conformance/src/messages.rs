@@ -540,6 +540,38 @@ pub async fn last_message<S: MessageStorage + ?Sized>(store: &Arc<S>) {
     );
 }
 
+/// An append holding a message whose id the store holds, or two messages
+/// of one id, is `DuplicateMessageId` naming the stream, and writes
+/// nothing.
+pub async fn duplicate_ids_are_refused<S: MessageStorage + ?Sized>(store: &Arc<S>) {
+    let store = &**store;
+    let (first, second) = (unique("Duplicate-"), unique("Duplicate-"));
+    let message = ping(1);
+    accepted(store, &first, ExpectedVersion::Any, vec![message.clone()]).await;
+    let refused = [
+        (vec![message.clone()], "a message stored already"),
+        (
+            vec![ping(2), message.clone()],
+            "a batch holding a message stored already",
+        ),
+    ];
+    let twice = ping(3);
+    let refused = refused.into_iter().chain([(
+        vec![twice.clone(), twice],
+        "a batch holding one message twice",
+    )]);
+    for (messages, what) in refused {
+        let appended = store.append(&second, ExpectedVersion::Any, messages).await;
+        assert!(
+            matches!(&appended, Err(Error::DuplicateMessageId { stream }) if *stream == second),
+            "appending {what}: {appended:?}"
+        );
+        let written = stored_ids(store, &second).await;
+        assert!(written.is_empty(), "appending {what} wrote {written:?}");
+    }
+    assert_eq!(stored_ids(store, &first).await, [message.id()]);
+}
+
 /// `head` is past every message committed when it is asked: a reader
 /// starting there reads none of those, and each later one once. A store
 /// that signals appends (`appended` is `Some`) signals one made after the

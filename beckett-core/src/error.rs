@@ -38,6 +38,14 @@ pub enum Error {
         actual: i64,
     },
 
+    /// An append held a message whose id the store holds already (or two
+    /// with one id); nothing was written.
+    #[error("an append to stream `{stream}` holds a message whose id is stored already")]
+    DuplicateMessageId {
+        /// The stream appended to.
+        stream: String,
+    },
+
     /// A stream name the store cannot hold.
     #[error("invalid stream name {stream:?}: {reason}")]
     InvalidStreamName {

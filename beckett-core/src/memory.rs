@@ -11,9 +11,10 @@ use crate::store::{
 use crate::version::ExpectedVersion;
 use chrono::{DateTime, Utc};
 use futures_util::stream::BoxStream;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast;
+use uuid::Uuid;
 
 /// A message store held in memory: every message appended since it was
 /// made, gone with the process.
@@ -68,7 +69,7 @@ impl MessageStorage for MemoryStore {
         let encoded = encode_batch(stream, messages)?;
         let appended = {
             let mut log = self.log();
-            log.check(stream, expected)?;
+            log.check(stream, expected, &encoded)?;
             log.push(stream, encoded, Utc::now())
         };
         self.appends.signal();
@@ -118,11 +119,11 @@ impl MessageStorage for MemoryStore {
 ///
 /// let mut log = MessageLog::default();
 /// let ping = NewMessage::from_json("Ping", serde_json::json!({})).encode()?;
-/// log.check("Pinger-1", ExpectedVersion::NoStream)?;
-/// let appended = log.push("Pinger-1", vec![ping], chrono::Utc::now());
+/// log.check("Pinger-1", ExpectedVersion::NoStream, &[ping.clone()])?;
+/// let appended = log.push("Pinger-1", vec![ping.clone()], chrono::Utc::now());
 /// assert_eq!(appended.global_positions, [1]);
 /// assert_eq!(log.read_global(&GlobalCursor::START, 10).messages.len(), 1);
-/// assert!(log.check("Pinger-1", ExpectedVersion::NoStream).is_err());
+/// assert!(log.check("Pinger-1", ExpectedVersion::Any, &[ping]).is_err());
 /// # Ok::<(), beckett::Error>(())
 /// ```
 #[derive(Debug, Default)]
@@ -130,12 +131,20 @@ pub struct MessageLog {
     all: Vec<RawMessage>,
     /// Per stream, the indexes in `all` of its messages, in stream order.
     streams: HashMap<String, Vec<usize>>,
+    ids: HashSet<Uuid>,
 }
 
 impl MessageLog {
-    /// The stream's version, if `expected` matches it; otherwise the
-    /// [`Error::WrongExpectedVersion`] an append reports.
-    pub fn check(&self, stream: &str, expected: ExpectedVersion) -> Result<i64> {
+    /// The stream's version, if `expected` matches it and every one of
+    /// `messages` has an id of its own; otherwise the error an append
+    /// reports ([`Error::WrongExpectedVersion`] or
+    /// [`Error::DuplicateMessageId`]).
+    pub fn check(
+        &self,
+        stream: &str,
+        expected: ExpectedVersion,
+        messages: &[Encoded],
+    ) -> Result<i64> {
         let version = self.streams.get(stream).map_or(0, |s| s.len() as i64);
         if !expected.matches(version) {
             return Err(Error::WrongExpectedVersion {
@@ -144,11 +153,21 @@ impl MessageLog {
                 actual: version,
             });
         }
+        let mut batch = HashSet::with_capacity(messages.len());
+        if messages
+            .iter()
+            .any(|m| self.ids.contains(&m.id) || !batch.insert(m.id))
+        {
+            return Err(Error::DuplicateMessageId {
+                stream: stream.to_owned(),
+            });
+        }
         Ok(version)
     }
 
     /// Adds `messages` to the end of `stream` and of the global order,
-    /// appended at `timestamp`; what an append of them returns.
+    /// appended at `timestamp`, as [`check`](Self::check) allowed; what an
+    /// append of them returns.
     pub fn push(
         &mut self,
         stream: &str,
@@ -160,6 +179,7 @@ impl MessageLog {
         for message in messages {
             let global_position = self.all.len() as i64 + 1;
             indexes.push(self.all.len());
+            self.ids.insert(message.id);
             self.all.push(RawMessage {
                 envelope: Envelope {
                     id: message.id,

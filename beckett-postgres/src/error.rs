@@ -18,3 +18,18 @@ pub(crate) fn has_code(error: &Error, code: &str) -> bool {
         .and_then(sqlx::Error::as_database_error)
         .is_some_and(|e| e.code().as_deref() == Some(code))
 }
+
+/// `error` as [`Error::DuplicateMessageId`] if it is the messages' unique
+/// id refusing an append to `stream`.
+pub(crate) fn duplicate_id(stream: &str, error: Error) -> Error {
+    let constraint = error
+        .database_error::<sqlx::Error>()
+        .and_then(sqlx::Error::as_database_error)
+        .and_then(|e| e.constraint().map(str::to_owned));
+    match constraint.as_deref() {
+        Some("messages_id_key") => Error::DuplicateMessageId {
+            stream: stream.to_owned(),
+        },
+        _ => error,
+    }
+}

@@ -2,7 +2,7 @@
 
 use crate::announce::Announcer;
 use crate::checkpoints::Checkpoints;
-use crate::error::db;
+use crate::error::{db, duplicate_id};
 use crate::recurring_jobs::RecurringJobs;
 use crate::scheduled::Scheduled;
 use crate::sql::{limit_to_sql, raw_message, Batch, MESSAGE_COLUMNS, NO_MESSAGE};
@@ -255,7 +255,7 @@ impl PostgresStore {
             .bind(&batch.metadata)
             .fetch_all(&mut *conn)
             .await
-            .map_err(db)?;
+            .map_err(|error| duplicate_id(stream, db(error)))?;
         let Some(last) = rows.last() else {
             let actual = self.stream_version(conn, stream).await?;
             return Err(Error::WrongExpectedVersion {

@@ -148,7 +148,17 @@ pub(crate) fn append(
                 message.metadata.to_string(),
                 now,
             ])
-            .map_err(sqlite)?;
+            .map_err(|error| match &error {
+                rusqlite::Error::SqliteFailure(failure, Some(text))
+                    if failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                        && text.ends_with("messages.id") =>
+                {
+                    Error::DuplicateMessageId {
+                        stream: stream.to_owned(),
+                    }
+                }
+                _ => sqlite(error),
+            })?;
         global_positions.push(connection.last_insert_rowid());
     }
     Ok(Appended {

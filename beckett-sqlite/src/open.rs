@@ -11,6 +11,10 @@ use std::time::Duration;
 /// up with an error.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long the checkpointer waits for readers and the writer before it
+/// leaves the log to be started over another time.
+const CHECKPOINTER_PATIENCE: Duration = Duration::from_millis(20);
+
 /// The migrations, in order; `PRAGMA user_version` counts those applied.
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0001_beckett.sql"),
@@ -90,12 +94,16 @@ pub(crate) fn writer(location: &Location) -> Result<Connection> {
 }
 
 /// The connection that copies the log into the file: it writes no row.
+/// While it waits to start the log over, writers wait too, so it gives up
+/// after [`CHECKPOINTER_PATIENCE`].
 pub(crate) fn checkpointer(path: &str) -> Result<Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_URI
         | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let connection = Connection::open_with_flags(path, flags).map_err(sqlite)?;
-    connection.busy_timeout(BUSY_TIMEOUT).map_err(sqlite)?;
+    connection
+        .busy_timeout(CHECKPOINTER_PATIENCE)
+        .map_err(sqlite)?;
     Ok(connection)
 }
 

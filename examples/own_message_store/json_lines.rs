@@ -118,7 +118,7 @@ impl Lines {
         expected: ExpectedVersion,
         messages: Vec<Encoded>,
     ) -> Result<Appended> {
-        self.log.check(stream, expected)?;
+        self.log.check(stream, expected, &messages)?;
         let timestamp = Utc::now();
         let mut text = String::new();
         for message in &messages {
