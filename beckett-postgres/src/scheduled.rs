@@ -233,19 +233,26 @@ impl Statements {
                 "DELETE FROM {s}.scheduled_messages
                  WHERE id = $1 AND (taken_until IS NULL OR taken_until < now())"
             ),
-            // A message taken falls due again when the lease ends, if it
-            // was not recorded delivered by then.
+            // A message taken falls due again when its lease ends, if it
+            // was not recorded delivered by then, in its place among the
+            // others. Its stream's later messages wait for it meanwhile, and
+            // one scheduler at a time takes, so a stream's messages are
+            // appended in due order.
             take: format!(
                 "WITH taken AS (
-                    SELECT id, deliver_at, sequence FROM {s}.scheduled_messages
-                    WHERE deliver_at <= now()
+                    SELECT id, deliver_at, sequence FROM {s}.scheduled_messages AS sm
+                    WHERE deliver_at <= now() AND (taken_until IS NULL OR taken_until < now())
+                        AND NOT EXISTS (
+                            SELECT FROM {s}.scheduled_messages AS t
+                            WHERE t.stream_name = sm.stream_name AND t.taken_until >= now())
+                        AND (SELECT pg_try_advisory_xact_lock(
+                            hashtextextended('beckett scheduler {schema_name}', 1)))
                     ORDER BY deliver_at, sequence
                     LIMIT $1
                     FOR UPDATE SKIP LOCKED
                 ), leased AS (
                     UPDATE {s}.scheduled_messages AS sm
-                    SET deliver_at = now() + $2 * interval '1 microsecond',
-                        taken_until = now() + $2 * interval '1 microsecond'
+                    SET taken_until = now() + $2 * interval '1 microsecond'
                     FROM taken
                     WHERE sm.id = taken.id
                     RETURNING sm.id, sm.stream_name, sm.type, sm.data, sm.metadata
@@ -327,8 +334,10 @@ impl Statements {
                 LIMIT $1"
             ),
             // By the database's clock, which decides what is due.
+            // A message taken is due again when its lease ends.
             next_due: format!(
-                "SELECT (extract(epoch FROM min(deliver_at) - clock_timestamp()) * 1000000)::bigint
+                "SELECT (extract(epoch FROM min(greatest(deliver_at, taken_until))
+                    - clock_timestamp()) * 1000000)::bigint
                 FROM {s}.scheduled_messages"
             ),
         }

@@ -73,8 +73,12 @@ pub(crate) fn cancel(connection: &Connection, id: Uuid) -> Result<bool> {
 pub(crate) fn deliver_due(connection: &Connection, limit: usize) -> Result<usize> {
     let due: Vec<(i64, Uuid, String, Encoded)> = connection
         .prepare_cached(
-            "SELECT sequence, id, stream_name, type, data, metadata FROM scheduled_messages
-             WHERE deliver_at <= ?1 ORDER BY deliver_at, sequence LIMIT ?2",
+            "SELECT sequence, id, stream_name, type, data, metadata FROM scheduled_messages AS sm
+             WHERE deliver_at <= ?1 AND (taken_until IS NULL OR taken_until < ?1)
+                 AND NOT EXISTS (
+                     SELECT 1 FROM scheduled_messages AS t
+                     WHERE t.stream_name = sm.stream_name AND t.taken_until >= ?1)
+             ORDER BY deliver_at, sequence LIMIT ?2",
         )
         .and_then(|mut s| {
             s.query_map(params![now(), limit_to_sql(limit)], |row| {
@@ -125,7 +129,9 @@ pub(crate) fn deliver_due(connection: &Connection, limit: usize) -> Result<usize
 }
 
 /// Takes up to `limit` due messages for a message store elsewhere, in due
-/// order: they fall due again, and can be cancelled, when `lease` ends.
+/// order: they fall due again in their place, and can be cancelled, when
+/// `lease` ends. A stream's later messages wait for those taken, so a
+/// stream's messages are appended in due order.
 pub(crate) fn take_due(
     connection: &Connection,
     limit: usize,
@@ -135,8 +141,12 @@ pub(crate) fn take_due(
     let until = now.saturating_add(span(lease));
     let taken: Vec<(i64, Uuid, String, String, String, String)> = connection
         .prepare_cached(
-            "SELECT sequence, id, stream_name, type, data, metadata FROM scheduled_messages
-             WHERE deliver_at <= ?1 ORDER BY deliver_at, sequence LIMIT ?2",
+            "SELECT sequence, id, stream_name, type, data, metadata FROM scheduled_messages AS sm
+             WHERE deliver_at <= ?1 AND (taken_until IS NULL OR taken_until < ?1)
+                 AND NOT EXISTS (
+                     SELECT 1 FROM scheduled_messages AS t
+                     WHERE t.stream_name = sm.stream_name AND t.taken_until >= ?1)
+             ORDER BY deliver_at, sequence LIMIT ?2",
         )
         .and_then(|mut s| {
             s.query_map(params![now, limit_to_sql(limit)], |row| {
@@ -153,9 +163,7 @@ pub(crate) fn take_due(
         })
         .map_err(sqlite)?;
     let mut lease = connection
-        .prepare_cached(
-            "UPDATE scheduled_messages SET deliver_at = ?2, taken_until = ?2 WHERE sequence = ?1",
-        )
+        .prepare_cached("UPDATE scheduled_messages SET taken_until = ?2 WHERE sequence = ?1")
         .map_err(sqlite)?;
     for (sequence, ..) in &taken {
         lease.execute(params![sequence, until]).map_err(sqlite)?;
@@ -185,7 +193,8 @@ pub(crate) fn delivered(connection: &Connection, ids: &[Uuid]) -> Result<()> {
 pub(crate) fn next_due(connection: &Connection) -> Result<Option<Duration>> {
     let next: Option<i64> = connection
         .query_row(
-            "SELECT min(deliver_at) FROM scheduled_messages",
+            "SELECT min(max(deliver_at, coalesce(taken_until, deliver_at)))
+             FROM scheduled_messages",
             [],
             |row| row.get(0),
         )

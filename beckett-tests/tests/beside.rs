@@ -216,3 +216,52 @@ async fn a_scheduled_message_with_unreadable_metadata_holds_back_no_other(pool: 
         "the messages taken beside one with unreadable metadata"
     );
 }
+
+#[sqlx::test(migrations = false)]
+async fn a_scheduled_message_appended_but_not_recorded_is_delivered_once(pool: PgPool) {
+    beckett::migrate(&pool).await.unwrap();
+    let store = MemoryStore::new();
+    let state = Arc::new(PostgresStore::new(pool));
+    let storage = beckett::state::Storage::beside(Arc::new(store.clone()), state.clone());
+    let due = || beckett::scheduling::Due::In(Duration::ZERO);
+    let first = EngineStorage::schedule(&*state, "Later-1", counted(1), due())
+        .await
+        .unwrap();
+    let second = EngineStorage::schedule(&*state, "Later-1", counted(2), due())
+        .await
+        .unwrap();
+    // A scheduler takes both, appends the first, and dies.
+    let taken = state.take_due(10, Duration::from_secs(1)).await.unwrap();
+    assert_eq!(taken.len(), 2);
+    let appended = vec![taken[0].message.clone()];
+    store
+        .append("Later-1", ExpectedVersion::Any, appended)
+        .await
+        .unwrap();
+
+    eventually("the lease ends and both are delivered", || async {
+        beckett::scheduling::deliver_due(&storage, 10)
+            .await
+            .unwrap()
+            .moved
+            == 2
+    })
+    .await;
+    let ids: Vec<_> = store
+        .read_stream("Later-1", 1, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(
+        ids,
+        [first, second],
+        "each scheduled message appended once, in order"
+    );
+    assert_eq!(
+        state.next_due().await.unwrap(),
+        None,
+        "nothing left scheduled"
+    );
+}

@@ -137,34 +137,42 @@ pub async fn scheduled_once(storage: &Storage) {
 
 /// Scheduled messages taken for a message store elsewhere exclude each
 /// other: a message taken is neither taken again nor cancelled while its
-/// lease lasts, falls due again when the lease ends if it was not
-/// delivered, and is gone once delivered.
+/// lease lasts, and its stream's later messages wait for it; when the lease
+/// ends, if it was not delivered, it falls due again in its place; once
+/// delivered, it is gone.
 pub async fn taken_for_elsewhere(storage: &Storage) {
     let engine = &**storage.engine();
-    let stream = format!("{}-1", unique("Taken"));
+    let category = unique("Taken");
+    let (stream, other) = (format!("{category}-1"), format!("{category}-2"));
+    let now = || Due::In(Duration::ZERO);
     let mut scheduled = Vec::new();
     for n in 0..3 {
-        scheduled.push(schedule(engine, &stream, ping(n), Due::In(Duration::ZERO)).await);
+        scheduled.push(schedule(engine, &stream, ping(n), now()).await);
     }
+    let apart = schedule(engine, &other, ping(3), now()).await;
     let lease = Duration::from_secs(1);
-    let stream = &stream;
+    let category = &category;
     let take = || async move {
         let taken = engine
             .take_due(100, lease)
             .await
             .expect("taking due messages");
-        let ours = taken.into_iter().filter(|d| d.stream == *stream);
+        let ours = taken
+            .into_iter()
+            .filter(|d| beckett_core::category(&d.stream) == *category);
         ours.map(|d| d.message.id()).collect::<Vec<Uuid>>()
     };
+    let first: Vec<Uuid> = scheduled.iter().copied().chain([apart]).collect();
     assert_eq!(
         take().await,
-        scheduled,
+        first,
         "the messages taken, in the order they fell due"
     );
+    let later = schedule(engine, &stream, ping(4), now()).await;
     assert_eq!(
         take().await,
         Vec::<Uuid>::new(),
-        "taken again while their lease lasts"
+        "taken while the lease lasts, or after a message of the same stream still taken"
     );
     let cancel = |id| async move { engine.cancel_scheduled(id).await.expect("cancelling") };
     assert!(
@@ -175,12 +183,14 @@ pub async fn taken_for_elsewhere(storage: &Storage) {
         Some(take().await).filter(|again| !again.is_empty())
     })
     .await;
+    let mut expected = first.clone();
+    expected.push(later);
     assert_eq!(
-        again, scheduled,
-        "the messages taken again after their lease"
+        again, expected,
+        "the messages taken again after their lease, in due order"
     );
     engine
-        .delivered(&scheduled[..2])
+        .delivered(&again[..2])
         .await
         .expect("recording delivery");
     let what = "cancelling a message whose lease ended";
@@ -188,11 +198,14 @@ pub async fn taken_for_elsewhere(storage: &Storage) {
         cancel(scheduled[2]).await.then_some(())
     })
     .await;
+    let rest = take().await;
     assert_eq!(
-        take().await,
-        Vec::<Uuid>::new(),
+        rest,
+        [apart, later],
         "taken again once delivered or cancelled"
     );
+    engine.delivered(&rest).await.expect("recording delivery");
+    assert_eq!(take().await, Vec::<Uuid>::new(), "taken once delivered");
 }
 
 /// Schedules `message` to `stream`.

@@ -1,11 +1,15 @@
 //! The scheduler every process runs: it moves due messages into the store.
 
 use crate::backoff::Backoff;
-use crate::state::{Delivered, Storage};
+use crate::error::Error;
+use crate::message::NewMessage;
+use crate::state::{Delivered, DueMessage, Storage};
 use crate::version::ExpectedVersion;
+use std::collections::HashSet;
 use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
 
 /// The longest sleep without a notification: the fallback that finds
 /// messages whose notification was lost.
@@ -102,30 +106,64 @@ pub async fn deliver_due(storage: &Storage, limit: usize) -> crate::Result<Deliv
 
 /// Takes up to `limit` due messages from the state store, appends them to
 /// the message store elsewhere, a stream's consecutive ones together, and
-/// records those appended as delivered.
+/// records those appended as delivered. A stream whose append fails keeps
+/// its messages taken until their lease ends, later ones included, so
+/// that they come back in due order; the others are delivered.
 async fn deliver_elsewhere(storage: &Storage, limit: usize) -> crate::Result<Delivered> {
     let due = storage.engine().take_due(limit, LEASE).await?;
     let mut delivered = Vec::with_capacity(due.len());
-    let mut appended = Ok(());
+    let (mut failed, mut first_error) = (HashSet::new(), None);
     for run in due.chunk_by(|a, b| a.stream == b.stream) {
-        let messages = run.iter().map(|d| d.message.clone()).collect();
-        let stream = &run[0].stream;
-        if let Err(error) = storage
-            .messages()
-            .append(stream, ExpectedVersion::Any, messages)
-            .await
-        {
-            appended = Err(error);
-            break;
+        let stream = run[0].stream.as_str();
+        if failed.contains(stream) {
+            continue;
         }
-        delivered.extend(run.iter().map(|d| d.message.id()));
+        let (appended, error) = append_run(storage, stream, run).await;
+        delivered.extend(appended);
+        if let Some(error) = error {
+            failed.insert(stream);
+            first_error.get_or_insert(error);
+        }
     }
     if !delivered.is_empty() {
         storage.engine().delivered(&delivered).await?;
     }
-    appended?;
+    if let Some(error) = first_error {
+        return Err(error);
+    }
     Ok(Delivered {
         moved: delivered.len(),
         held_back: false,
     })
+}
+
+/// Appends one stream's run of due messages in one append; the ids of
+/// those appended, or found appended already, and the error that stopped
+/// the others. A message the store holds already (its delivery was not
+/// recorded: the process died, or its lease ran out) counts as delivered.
+async fn append_run(
+    storage: &Storage,
+    stream: &str,
+    run: &[DueMessage],
+) -> (Vec<Uuid>, Option<Error>) {
+    let append = |messages: Vec<NewMessage>| {
+        storage
+            .messages()
+            .append(stream, ExpectedVersion::Any, messages)
+    };
+    let all = run.iter().map(|d| d.message.clone()).collect();
+    match append(all).await {
+        Ok(_) => return (run.iter().map(|d| d.message.id()).collect(), None),
+        Err(Error::DuplicateMessageId { .. }) => {}
+        Err(error) => return (Vec::new(), Some(error)),
+    }
+    // Some were appended before: one at a time, in order.
+    let mut delivered = Vec::with_capacity(run.len());
+    for due in run {
+        match append(vec![due.message.clone()]).await {
+            Ok(_) | Err(Error::DuplicateMessageId { .. }) => delivered.push(due.message.id()),
+            Err(error) => return (delivered, Some(error)),
+        }
+    }
+    (delivered, None)
 }

@@ -136,10 +136,12 @@ pub trait EngineStorage: Any + Send + Sync {
     async fn deliver_due(&self, limit: usize) -> Result<Delivered>;
 
     /// Takes up to `limit` due scheduled messages for a message store
-    /// elsewhere, in the order they fell due: none of them is due again,
-    /// or can be cancelled, for `lease`. The engine appends them and then
-    /// calls [`delivered`](Self::delivered); a process that dies between
-    /// the two leaves them to be taken again when the lease ends.
+    /// elsewhere, in the order they fell due: none of them is taken again,
+    /// or can be cancelled, for `lease`, nor is a later message of their
+    /// streams, so that a stream's messages are appended in due order. The
+    /// engine appends them and then calls [`delivered`](Self::delivered);
+    /// those not delivered when the lease ends fall due again, in their
+    /// place.
     async fn take_due(&self, limit: usize, lease: Duration) -> Result<Vec<DueMessage>>;
 
     /// Forgets scheduled messages taken and appended.
@@ -284,8 +286,10 @@ impl Storage {
     /// message store's [`head`](MessageStorage::head), and creates each
     /// stream's checkpoint just before the first of its messages it reads,
     /// so the message store's global order must keep each stream's order;
-    /// a scheduled message is appended at least once (twice if a process
-    /// dies between the append and recording it delivered); a
+    /// a scheduled message is appended once if the message store refuses
+    /// an id it holds ([`Error::DuplicateMessageId`](crate::Error::DuplicateMessageId),
+    /// as every beckett store does), and at least once otherwise (twice if
+    /// a process dies between the append and recording it delivered); a
     /// `transactional` handler's appends go to the message store outside
     /// its transaction; and the engine learns of appends by other
     /// processes from its polls unless the message store signals them
