@@ -265,3 +265,45 @@ async fn a_scheduled_message_appended_but_not_recorded_is_delivered_once(pool: P
         "nothing left scheduled"
     );
 }
+
+/// What `reply` appends for each message.
+#[derive(Debug, Clone, PartialEq, Message, Serialize, Deserialize)]
+struct Replied {
+    n: i64,
+}
+
+/// Replies to each message, for `acknowledge` to handle in turn.
+#[beckett::subscription(group = "SettleReply", messages(Counted))]
+async fn reply(counted: Counted, ctx: Context) -> beckett::Result<()> {
+    let replied = Replied { n: counted.n };
+    ctx.append(&format!("Reply-{}", counted.n), ExpectedVersion::Any, replied)
+        .await?;
+    Ok(())
+}
+
+/// Acknowledges each reply.
+#[beckett::subscription(group = "SettleAcknowledge", messages(Replied))]
+async fn acknowledge(replied: Replied, ctx: Context) -> beckett::Result<()> {
+    let handled = Handled {
+        n: replied.n,
+        at: ctx.position(),
+    };
+    ctx.append(&format!("Ack-{}", replied.n), ExpectedVersion::Any, handled)
+        .await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn settling_waits_for_what_handlers_append() {
+    // A handler's append may land between settling's reads; many runs
+    // give that race its chances.
+    for run in 0..40 {
+        let builder = Beckett::builder().groups(["SettleReply", "SettleAcknowledge"]);
+        let test = TestRun::start(builder).await.unwrap();
+        append(test.store(), "Ping-1", 1).await;
+        test.settle().await;
+        let acks = test.store().read_stream("Ack-1", 1, 10).await.unwrap();
+        assert_eq!(acks.len(), 1, "the acknowledgement after settling, in run {run}");
+        test.stop().await.unwrap();
+    }
+}

@@ -65,7 +65,9 @@ pub struct TestRun {
 impl TestRun {
     /// Starts the groups `builder` selects (all linked, by default), with
     /// its settings, on a new, empty store in memory; returns once their
-    /// subscriptions are registered.
+    /// subscriptions are registered. A failing handler is retried with the
+    /// builder's delays, which [`settle`](Self::settle) waits through: set
+    /// short ones (`retry_delays`, `max_retries`) for handlers that fail.
     pub async fn start(builder: Builder) -> Result<Self> {
         let store = MemoryStore::new();
         let state = Arc::new(SqliteStore::in_memory()?);
@@ -125,8 +127,9 @@ impl TestRun {
 
     /// Waits until every subscription has read every message in the store
     /// and none has a message left to handle, those it failed on for good
-    /// aside (see [`failed`](Self::failed)); messages scheduled for later
-    /// are not waited for.
+    /// aside (see [`failed`](Self::failed)). Scheduled messages are not
+    /// waited for: the scheduler appends them when due, and a later
+    /// `settle` waits for their handlers.
     ///
     /// # Panics
     ///
@@ -156,7 +159,9 @@ impl TestRun {
     }
 
     /// What lags: subscriptions that have not read every message, and
-    /// those with messages left to handle.
+    /// those with messages left to handle. Nothing lags only if no message
+    /// was appended meanwhile: a handler may append and finish between two
+    /// of the reads.
     async fn lagging(&self) -> Result<Vec<String>> {
         let head = self.store.head().await?.frontier().global_position;
         let state = self.storage.engine();
@@ -169,11 +174,16 @@ impl TestRun {
                     lagging.push(format!("{group}/{name} has read {read} of {head} messages"));
                 }
             }
+            // Every subscription of the group, with its lagging streams.
             for (name, streams) in state.undeclared(group, &[]).await? {
                 if streams > 0 {
                     lagging.push(format!("{group}/{name} has {streams} streams to handle"));
                 }
             }
+        }
+        let now = self.store.head().await?.frontier().global_position;
+        if now != head {
+            lagging.push(format!("{} messages were appended meanwhile", now - head));
         }
         Ok(lagging)
     }
