@@ -276,8 +276,12 @@ struct Replied {
 #[beckett::subscription(group = "SettleReply", messages(Counted))]
 async fn reply(counted: Counted, ctx: Context) -> beckett::Result<()> {
     let replied = Replied { n: counted.n };
-    ctx.append(&format!("Reply-{}", counted.n), ExpectedVersion::Any, replied)
-        .await?;
+    ctx.append(
+        &format!("Reply-{}", counted.n),
+        ExpectedVersion::Any,
+        replied,
+    )
+    .await?;
     Ok(())
 }
 
@@ -303,7 +307,11 @@ async fn settling_waits_for_what_handlers_append() {
         append(test.store(), "Ping-1", 1).await;
         test.settle().await;
         let acks = test.store().read_stream("Ack-1", 1, 10).await.unwrap();
-        assert_eq!(acks.len(), 1, "the acknowledgement after settling, in run {run}");
+        assert_eq!(
+            acks.len(),
+            1,
+            "the acknowledgement after settling, in run {run}"
+        );
         test.stop().await.unwrap();
     }
 }

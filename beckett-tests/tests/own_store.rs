@@ -1,6 +1,6 @@
 //! The example's message store of the application's own, a file of JSON
 //! lines, holds to every promise of a message store, and keeps its
-//! messages across reopening, dropping only a last line cut short.
+//! messages across reopening, dropping only a last append cut short.
 
 #[path = "../../examples/own_message_store/json_lines.rs"]
 mod json_lines;
@@ -47,7 +47,8 @@ async fn reopened_it_holds_what_was_appended() {
         .append(true)
         .open(&path)
         .unwrap();
-    file.write_all(br#"{"stream":"Ping-1","id":"#).unwrap();
+    file.write_all(br#"{"stream":"Ping-1","timestamp":"#)
+        .unwrap();
     let store = JsonLinesStore::open(&path).unwrap();
     let after = store
         .read_global(&beckett::GlobalCursor::START, 10)
@@ -64,13 +65,24 @@ async fn reopened_it_holds_what_was_appended() {
     assert_eq!(again.stream_version, 3);
     assert_eq!(again.global_positions, [4]);
     drop(store);
+    let store = JsonLinesStore::open(&path).unwrap();
+    let reopened = store
+        .read_global(&beckett::GlobalCursor::START, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        reopened.messages.len(),
+        4,
+        "the messages after an append past a cut line"
+    );
+    drop(store);
 
     let text = std::fs::read_to_string(&path).unwrap();
     let broken = text.replacen("\"Ping-2\"", "7", 1);
     std::fs::write(&path, broken).unwrap();
     let refused = JsonLinesStore::open(&path).map(|_| ()).unwrap_err();
     assert!(
-        matches!(&refused, Error::Database { .. }) && refused.to_string().contains("line 3"),
+        matches!(&refused, Error::Database { .. }) && refused.to_string().contains("line 2"),
         "opening a file with a bad line: {refused}"
     );
 }

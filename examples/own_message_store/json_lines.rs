@@ -1,4 +1,4 @@
-//! A message store of the application's own: every message one line of
+//! A message store of the application's own: every append one line of
 //! JSON in an append-only file, written and synced before the append
 //! returns, and read back into memory when the file is opened.
 //!
@@ -20,127 +20,146 @@ use serde_json::Value;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use uuid::Uuid;
 
 /// The messages of one file, kept in memory too. Cheap to clone: clones
 /// share the file.
 #[derive(Clone)]
 pub struct JsonLinesStore {
-    file: Arc<Mutex<Lines>>,
+    /// The file, locked by one append at a time for its check and write.
+    file: Arc<Mutex<Appender>>,
+    /// The messages, read without waiting for a write to the file.
+    log: Arc<RwLock<MessageLog>>,
     appends: AppendSignal,
 }
 
-/// The open file, and its messages.
-struct Lines {
+/// The open file, and how long it is.
+struct Appender {
     path: PathBuf,
     file: File,
-    log: MessageLog,
+    len: u64,
 }
 
-/// A message as one line of the file holds it; its positions follow from
-/// the lines before it.
+/// One append as one line of the file: all of its messages or, if the
+/// line was cut short, none. Positions follow from the lines before.
 #[derive(Serialize, Deserialize)]
 struct Line {
     stream: String,
+    timestamp: DateTime<Utc>,
+    messages: Vec<Stored>,
+}
+
+/// A message as a line holds it.
+#[derive(Serialize, Deserialize)]
+struct Stored {
     id: Uuid,
     #[serde(rename = "type")]
     message_type: String,
     data: Value,
     metadata: Value,
-    timestamp: DateTime<Utc>,
 }
 
 impl JsonLinesStore {
     /// Opens the file at `path`, creating it if missing. A last line cut
     /// short by a crash (never acknowledged: an append returns after the
-    /// sync) is dropped; any other line that is not a message is an error
+    /// sync) is dropped; any other line that is not an append is an error
     /// naming it.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_owned();
         let io = |error| failure(&path, error);
-        let mut file = Lines {
-            file: OpenOptions::new()
-                .create(true)
-                .read(true)
-                .append(true)
-                .open(&path)
-                .map_err(io)?,
-            path: path.clone(),
-            log: MessageLog::default(),
-        };
-        let mut lines = BufReader::new(File::open(&path).map_err(io)?).lines();
-        let (mut number, mut kept) = (0, 0);
-        while let Some(text) = lines.next() {
-            let text = text.map_err(io)?;
-            number += 1;
-            match serde_json::from_str::<Line>(&text) {
-                Ok(line) => file.index(line),
-                Err(error) if error.is_eof() && lines.next().is_none() => break,
-                Err(error) => {
-                    let error = format!("line {number} is not a message: {error}");
-                    return Err(failure(&path, std::io::Error::other(error)));
-                }
+        let file = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(&path)
+            .map_err(io)?;
+        let mut log = MessageLog::default();
+        let mut reader = BufReader::new(File::open(&path).map_err(io)?);
+        let (mut number, mut len, mut text) = (0, 0, Vec::new());
+        loop {
+            text.clear();
+            let read = reader.read_until(b'\n', &mut text).map_err(io)?;
+            if read == 0 || text.last() != Some(&b'\n') {
+                break;
             }
-            kept += text.len() as u64 + 1;
+            number += 1;
+            let line: Line = serde_json::from_slice(&text).map_err(|error| {
+                let error = format!("line {number} is not an append: {error}");
+                failure(&path, std::io::Error::other(error))
+            })?;
+            let messages = line
+                .messages
+                .into_iter()
+                .map(Stored::into_encoded)
+                .collect();
+            log.push(&line.stream, messages, line.timestamp);
+            len += read as u64;
         }
-        file.file.set_len(kept).map_err(io)?;
+        file.set_len(len).map_err(io)?;
         Ok(Self {
-            file: Arc::new(Mutex::new(file)),
+            file: Arc::new(Mutex::new(Appender { path, file, len })),
+            log: Arc::new(RwLock::new(log)),
             appends: AppendSignal::default(),
         })
     }
 
-    fn lines(&self) -> MutexGuard<'_, Lines> {
+    fn log(&self) -> RwLockReadGuard<'_, MessageLog> {
         // A failed append leaves the messages in memory as they were.
-        self.file.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-impl Lines {
-    /// Adds a message read from the file to the messages in memory.
-    fn index(&mut self, line: Line) {
-        let message = Encoded {
-            id: line.id,
-            message_type: line.message_type,
-            data: line.data,
-            metadata: line.metadata,
-        };
-        self.log.push(&line.stream, vec![message], line.timestamp);
+        self.log.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Writes `messages` to the end of `stream` if its version matches
-    /// `expected`, syncs the file, then adds them to the messages in
-    /// memory.
-    fn append(
-        &mut self,
+    /// Checks an append, writes it as one line and syncs it, then adds its
+    /// messages to those in memory; a write that fails is cut off again.
+    fn append_now(
+        &self,
         stream: &str,
         expected: ExpectedVersion,
         messages: Vec<Encoded>,
     ) -> Result<Appended> {
-        self.log.check(stream, expected, &messages)?;
+        let mut appender = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        self.log().check(stream, expected, &messages)?;
         let timestamp = Utc::now();
-        let mut text = String::new();
-        for message in &messages {
-            let line = Line {
-                stream: stream.to_owned(),
-                id: message.id,
-                message_type: message.message_type.clone(),
-                data: message.data.clone(),
-                metadata: message.metadata.clone(),
-                timestamp,
-            };
-            let json = serde_json::to_string(&line).map_err(|source| Error::Encode {
-                message_type: line.message_type.clone(),
-                source,
-            })?;
-            text.push_str(&json);
-            text.push('\n');
+        let line = Line {
+            stream: stream.to_owned(),
+            timestamp,
+            messages: messages.iter().map(Stored::from_encoded).collect(),
+        };
+        let mut text = serde_json::to_vec(&line).map_err(|source| Error::Encode {
+            message_type: "an append".to_owned(),
+            source,
+        })?;
+        text.push(b'\n');
+        let Appender { path, file, len } = &mut *appender;
+        let written = file.write_all(&text).and_then(|()| file.sync_data());
+        if let Err(error) = written {
+            // Nothing acknowledged may stay behind, to be read back later.
+            let _ = file.set_len(*len);
+            return Err(failure(path, error));
         }
-        let io = |error| failure(&self.path, error);
-        self.file.write_all(text.as_bytes()).map_err(io)?;
-        self.file.sync_data().map_err(io)?;
-        Ok(self.log.push(stream, messages, timestamp))
+        *len += text.len() as u64;
+        let mut log = self.log.write().unwrap_or_else(|e| e.into_inner());
+        Ok(log.push(stream, messages, timestamp))
+    }
+}
+
+impl Stored {
+    fn from_encoded(message: &Encoded) -> Self {
+        Self {
+            id: message.id,
+            message_type: message.message_type.clone(),
+            data: message.data.clone(),
+            metadata: message.metadata.clone(),
+        }
+    }
+
+    fn into_encoded(self) -> Encoded {
+        Encoded {
+            id: self.id,
+            message_type: self.message_type,
+            data: self.data,
+            metadata: self.metadata,
+        }
     }
 }
 
@@ -161,15 +180,12 @@ impl MessageStorage for JsonLinesStore {
         messages: Vec<NewMessage>,
     ) -> Result<Appended> {
         let messages = encode_batch(stream, messages)?;
-        let (file, stream) = (self.file.clone(), stream.to_owned());
-        // The file is written and synced off the async threads, under the
-        // lock that makes the version check and the write one step.
-        let appended = tokio::task::spawn_blocking(move || {
-            let mut file = file.lock().unwrap_or_else(|e| e.into_inner());
-            file.append(&stream, expected, messages)
-        })
-        .await
-        .expect("an append does not panic")?;
+        let (store, stream) = (self.clone(), stream.to_owned());
+        // The file is written and synced off the async threads.
+        let appended =
+            tokio::task::spawn_blocking(move || store.append_now(&stream, expected, messages))
+                .await
+                .expect("an append does not panic")?;
         self.appends.signal();
         Ok(appended)
     }
@@ -180,7 +196,7 @@ impl MessageStorage for JsonLinesStore {
         from: i64,
         limit: usize,
     ) -> Result<Vec<RawMessage>> {
-        self.lines().log.read_stream(stream, from, limit)
+        self.log().read_stream(stream, from, limit)
     }
 
     async fn read_global_raw(
@@ -189,15 +205,15 @@ impl MessageStorage for JsonLinesStore {
         limit: usize,
         _bodies: Option<&[&str]>,
     ) -> Result<GlobalRead<RawMessage>> {
-        Ok(self.lines().log.read_global(after, limit))
+        Ok(self.log().read_global(after, limit))
     }
 
     async fn last_message(&self, stream: &str) -> Result<Option<RawMessage>> {
-        self.lines().log.last(stream)
+        self.log().last(stream)
     }
 
     async fn head(&self) -> Result<GlobalCursor> {
-        Ok(self.lines().log.head())
+        Ok(self.log().head())
     }
 
     fn appended(&self) -> Option<BoxStream<'static, ()>> {

@@ -269,10 +269,7 @@ fn assert_reads(reserved: &Reserved, sent: &[Uuid], read: usize) {
 /// registers it: at the end of the store's own messages, or at the head of
 /// a message store elsewhere.
 async fn at_the_end(storage: &Storage) -> StartAt {
-    match storage.holds_together() {
-        true => StartAt::End,
-        false => StartAt::After(storage.messages().head().await.expect("reading the head")),
-    }
+    storage.end().await.expect("reading where the end is")
 }
 
 /// How many messages to reserve with a checkpoint: `wanted` if the state

@@ -3,6 +3,7 @@
 use super::{at_the_end, lead, LONG};
 use crate::support::{accepted, eventually, pings, read_on, unique, PING};
 use beckett_core::state::{Cursor, Leadership, Raise, Registered, StartAt, Storage};
+use beckett_core::store::{Pending, Place};
 use beckett_core::subscription::Selection;
 use beckett_core::{ExpectedVersion, GlobalCursor, MessageStorage};
 use std::collections::BTreeMap;
@@ -179,6 +180,26 @@ pub async fn subscriptions(storage: &Storage) {
          move it"
     );
     assert_undeclared(engine, &group, &["a", "late"], &[("b", 0)]).await;
+
+    // The cursor is opaque: one owing transactions, as a reader of
+    // Postgres keeps it, comes back as it went.
+    register("owes", false, &[]).await;
+    let owes = by_name(&mut *leader).await["owes"].registration;
+    let frontier = Place {
+        transaction_id: 9,
+        global_position: 40,
+    };
+    let owed = [(4, 0), (7, 31)].map(|(transaction_id, after)| Pending {
+        transaction_id,
+        after,
+    });
+    let owing = GlobalCursor::new(frontier, owed.to_vec());
+    leader
+        .record(&[], &[cursor("owes", owes, &owing)], LONG)
+        .await
+        .expect("moving a cursor that owes");
+    let kept = &by_name(&mut *leader).await["owes"].cursor;
+    assert_eq!(kept, &owing, "a cursor owing transactions, as kept");
 }
 
 /// The group's subscriptions as its leader reads them, by name.

@@ -110,7 +110,7 @@ pub(crate) async fn run(
                     let slot = room.take_one().expect("one slot per reservation");
                     let taken = Taken {
                         reservation: reserved.reservation,
-                        messages: reserved.messages.filter(|_| read_with > 0),
+                        messages: reserved.messages,
                         read,
                     };
                     handlers.spawn(stream(&taken).handle(taken, slot));

@@ -74,9 +74,10 @@ async fn run(
     shutdown: CancellationToken,
 ) -> Result<()> {
     let state = &**storage.engine();
-    let end = match storage.holds_together() {
-        true => StartAt::End,
-        false => StartAt::After(storage.messages().head().await?),
+    // Asked only if a subscription may start there.
+    let end = match groups.values().flatten().any(|s| s.start == Start::End) {
+        true => storage.end().await?,
+        false => StartAt::End,
     };
     for subscription in groups.values().flatten() {
         let start = match subscription.start {

@@ -316,6 +316,16 @@ impl Storage {
     pub fn holds_together(&self) -> bool {
         self.together
     }
+
+    /// Where a subscription that starts at the end starts now: the end of
+    /// the state store's own messages, or the head of the message store
+    /// elsewhere.
+    pub async fn end(&self) -> Result<StartAt> {
+        Ok(match self.together {
+            true => StartAt::End,
+            false => StartAt::After(self.messages.head().await?),
+        })
+    }
 }
 
 impl std::fmt::Debug for Storage {
