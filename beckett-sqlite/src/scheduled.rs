@@ -71,35 +71,10 @@ pub(crate) fn cancel(connection: &Connection, id: Uuid) -> Result<bool> {
 /// returns how many were appended. A message whose id the store holds
 /// already is dropped, with a warning.
 pub(crate) fn deliver_due(connection: &Connection, limit: usize) -> Result<usize> {
-    let due: Vec<(i64, Uuid, String, Encoded)> = connection
-        .prepare_cached(
-            "SELECT sequence, id, stream_name, type, data, metadata FROM scheduled_messages AS sm
-             WHERE deliver_at <= ?1 AND (taken_until IS NULL OR taken_until < ?1)
-                 AND NOT EXISTS (
-                     SELECT 1 FROM scheduled_messages AS t
-                     WHERE t.stream_name = sm.stream_name AND t.taken_until >= ?1)
-             ORDER BY deliver_at, sequence LIMIT ?2",
-        )
-        .and_then(|mut s| {
-            s.query_map(params![now(), limit_to_sql(limit)], |row| {
-                let id = Uuid::from_bytes(row.get(1)?);
-                let json = |column: usize| -> rusqlite::Result<serde_json::Value> {
-                    let text: String = row.get(column)?;
-                    Ok(serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
-                };
-                let message = Encoded {
-                    id,
-                    message_type: row.get(3)?,
-                    data: json(4)?,
-                    metadata: json(5)?,
-                };
-                Ok((row.get(0)?, id, row.get(2)?, message))
-            })?
-            .collect()
-        })
-        .map_err(sqlite)?;
+    let due = due_now(connection, now(), limit)?;
     let mut delivered = 0;
-    for (sequence, id, stream, message) in due {
+    for (sequence, stream, message) in due {
+        let id = message.id;
         connection
             .execute_batch("SAVEPOINT deliver")
             .map_err(sqlite)?;
@@ -139,7 +114,26 @@ pub(crate) fn take_due(
 ) -> Result<Vec<DueMessage>> {
     let now = now();
     let until = now.saturating_add(span(lease));
-    let taken: Vec<(i64, Uuid, String, String, String, String)> = connection
+    let taken = due_now(connection, now, limit)?;
+    let mut lease = connection
+        .prepare_cached("UPDATE scheduled_messages SET taken_until = ?2 WHERE sequence = ?1")
+        .map_err(sqlite)?;
+    for (sequence, ..) in &taken {
+        lease.execute(params![sequence, until]).map_err(sqlite)?;
+    }
+    Ok(taken
+        .into_iter()
+        .filter_map(|(_, stream, m)| {
+            DueMessage::from_stored(m.id, stream, m.message_type, m.data, m.metadata)
+        })
+        .collect())
+}
+
+/// Up to `limit` messages due at `now`, in due order, with their sequence
+/// and stream: none taken for a message store elsewhere, nor of a stream
+/// one is taken of.
+fn due_now(connection: &Connection, now: i64, limit: usize) -> Result<Vec<(i64, String, Encoded)>> {
+    connection
         .prepare_cached(
             "SELECT sequence, id, stream_name, type, data, metadata FROM scheduled_messages AS sm
              WHERE deliver_at <= ?1 AND (taken_until IS NULL OR taken_until < ?1)
@@ -150,31 +144,21 @@ pub(crate) fn take_due(
         )
         .and_then(|mut s| {
             s.query_map(params![now, limit_to_sql(limit)], |row| {
-                Ok((
-                    row.get(0)?,
-                    Uuid::from_bytes(row.get(1)?),
-                    row.get(2)?,
-                    row.get(3)?,
-                    row.get(4)?,
-                    row.get(5)?,
-                ))
+                let json = |column: usize| -> rusqlite::Result<Value> {
+                    let text: String = row.get(column)?;
+                    Ok(serde_json::from_str(&text).unwrap_or(Value::String(text)))
+                };
+                let message = Encoded {
+                    id: Uuid::from_bytes(row.get(1)?),
+                    message_type: row.get(3)?,
+                    data: json(4)?,
+                    metadata: json(5)?,
+                };
+                Ok((row.get(0)?, row.get(2)?, message))
             })?
             .collect()
         })
-        .map_err(sqlite)?;
-    let mut lease = connection
-        .prepare_cached("UPDATE scheduled_messages SET taken_until = ?2 WHERE sequence = ?1")
-        .map_err(sqlite)?;
-    for (sequence, ..) in &taken {
-        lease.execute(params![sequence, until]).map_err(sqlite)?;
-    }
-    Ok(taken
-        .into_iter()
-        .filter_map(|(_, id, stream, message_type, data, metadata)| {
-            let json = |text: String| serde_json::from_str(&text).unwrap_or(Value::String(text));
-            DueMessage::from_stored(id, stream, message_type, json(data), json(metadata))
-        })
-        .collect())
+        .map_err(sqlite)
 }
 
 /// Forgets messages taken and appended elsewhere.
