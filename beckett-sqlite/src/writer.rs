@@ -164,9 +164,9 @@ fn run(connection: Connection, queue: mpsc::Receiver<Job>, committed: Option<Thr
     loop {
         let job = match next.take() {
             Some(job) => job,
-            None => match queue.recv() {
-                Ok(job) => job,
-                Err(_) => return,
+            None => match next_job(&queue) {
+                Some(job) => job,
+                None => return,
             },
         };
         match job {
@@ -203,6 +203,25 @@ fn run(connection: Connection, queue: mpsc::Receiver<Job>, committed: Option<Thr
             checkpointer.unpark();
         }
     }
+}
+
+/// How long the writer looks for the next write before it sleeps: the
+/// writers it just answered send their next write about this soon, and
+/// waking a sleeping thread costs them more.
+const LINGER: std::time::Duration = std::time::Duration::from_micros(50);
+
+/// The next job: one already queued or sent within [`LINGER`], else the
+/// next to come; `None` once every sender is gone.
+fn next_job(queue: &mpsc::Receiver<Job>) -> Option<Job> {
+    let since = std::time::Instant::now();
+    while since.elapsed() < LINGER {
+        match queue.try_recv() {
+            Ok(job) => return Some(job),
+            Err(mpsc::TryRecvError::Disconnected) => return None,
+            Err(mpsc::TryRecvError::Empty) => std::thread::yield_now(),
+        }
+    }
+    queue.recv().ok()
 }
 
 /// Runs a held transaction's steps until it ends, or its holder goes away
