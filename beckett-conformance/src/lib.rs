@@ -201,6 +201,7 @@ macro_rules! state_store_tests {
                 reservations_expire,
                 retries_and_failures,
                 scheduled_once,
+                scheduled_in_due_order,
                 taken_for_elsewhere,
                 recurring_jobs,
                 wakeups,

@@ -9,7 +9,8 @@
 //! saying what it saw, when the store breaks a promise.
 //! [`state_store_tests!`](crate::state_store_tests) runs them all.
 //!
-//! [`scheduled_once`] and [`taken_for_elsewhere`] read the whole schedule
+//! [`scheduled_once`], [`scheduled_in_due_order`] and
+//! [`taken_for_elsewhere`] read the whole schedule
 //! (what is due next) and deliver or take whatever is due: they expect
 //! nothing else to schedule or deliver messages in the store while they
 //! run, neither a process of the application nor, on a shared store, the
@@ -24,7 +25,7 @@ pub use checkpoints::{
     checkpoints_never_move_back, created_checkpoints_are_taken, reservations_exclude_each_other,
     reservations_expire, retries_and_failures, tokens,
 };
-pub use scheduling::{recurring_jobs, scheduled_once, taken_for_elsewhere};
+pub use scheduling::{recurring_jobs, scheduled_in_due_order, scheduled_once, taken_for_elsewhere};
 pub use signals::{transactions, transactions_in_the_global_order, wakeups};
 pub use subscriptions::{
     from_the_end_checkpoints_start_after_the_start, leadership, subscriptions,

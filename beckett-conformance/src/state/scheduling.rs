@@ -135,6 +135,58 @@ pub async fn scheduled_once(storage: &Storage) {
     assert!(cancel(later).await, "cancelling the message due later");
 }
 
+/// One stream's scheduled messages are appended in the order they fall
+/// due, though several tasks deliver them at once, a few at a time, as
+/// the engine's schedulers do.
+pub async fn scheduled_in_due_order(storage: &Storage) {
+    let (engine, messages) = (&**storage.engine(), &**storage.messages());
+    let stream = format!("{}-1", unique("Ordered"));
+    let first = SystemTime::now() - LATER;
+    let mut due_order = Vec::new();
+    // Scheduled in reverse, so that the order they were scheduled in is
+    // not the order they fall due in.
+    for n in (0..30).rev() {
+        let due = Due::from(first + Duration::from_millis(n as u64));
+        due_order.push((n, schedule(engine, &stream, ping(n), due).await));
+    }
+    due_order.sort();
+    let due_order: Vec<Uuid> = due_order.into_iter().map(|(_, id)| id).collect();
+    let deliverers: Vec<_> = (0..DELIVERERS)
+        .map(|_| {
+            let storage = storage.clone();
+            tokio::spawn(async move {
+                for _ in 0..200 {
+                    deliver_due(&storage, 3)
+                        .await
+                        .expect("delivering due messages");
+                }
+            })
+        })
+        .collect();
+    eventually(
+        "delivering every due message",
+        Duration::from_secs(20),
+        || async {
+            let delivered = read_all(messages, &stream).await.len();
+            (delivered == due_order.len() || deliverers.iter().any(|d| d.is_finished()))
+                .then_some(())
+        },
+    )
+    .await;
+    for deliverer in deliverers {
+        deliverer.abort();
+    }
+    let appended: Vec<Uuid> = read_all(messages, &stream)
+        .await
+        .iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(
+        appended, due_order,
+        "the messages of `{stream}`, in the order they fell due"
+    );
+}
+
 /// Scheduled messages taken for a message store elsewhere exclude each
 /// other: a message taken is neither taken again nor cancelled while its
 /// lease lasts, and its stream's later messages wait for it; when the lease
