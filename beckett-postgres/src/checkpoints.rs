@@ -2,7 +2,7 @@
 //! their per-stream checkpoints. All of its SQL is here.
 
 use crate::error::db;
-use crate::sql::{channel, raw_message, MESSAGE_COLUMNS};
+use crate::sql::{channel, end_of, raw_message, END_COLUMNS, MESSAGE_COLUMNS};
 use beckett_core::state::{
     CheckpointInfo, Completed, Cursor, Failure, Raise, Registered, Reservation, Reserved, StartAt,
 };
@@ -474,6 +474,7 @@ impl Statements {
         let s = schema.quoted();
         let key = "group_name = $1 AND subscription = $2 AND stream_name = $3";
         let checkpoints_channel = channel(schema, "checkpoints");
+        let end = end_of(&s);
         Self {
             // From the end ($3): past the newest message the snapshot
             // shows committed, owing the transactions it shows running
@@ -486,17 +487,9 @@ impl Statements {
                 "INSERT INTO {s}.subscriptions AS s
                     (group_name, name, transaction_id, global_position, pending, start_snapshot,
                      message_types, category, stream, selection_known, from_first_read)
-                 SELECT $1, $2, coalesce(last.transaction_id, 0), coalesce(last.global_position, 0),
-                     coalesce((
-                         SELECT jsonb_agg(jsonb_build_object(
-                             'transaction_id', id::text::bigint, 'after', 0) ORDER BY id)
-                         FROM pg_snapshot_xip(pg_current_snapshot()) AS id
-                         WHERE id::text::bigint < last.transaction_id), '[]'),
+                 SELECT $1, $2, {END_COLUMNS},
                      pg_current_snapshot(), $4, $5, $6, true, false
-                 FROM (SELECT) AS now
-                 LEFT JOIN LATERAL (
-                     SELECT transaction_id, global_position FROM {s}.messages
-                     ORDER BY transaction_id DESC, global_position DESC LIMIT 1) AS last ON true
+                 FROM {end}
                  WHERE $3
                  UNION ALL
                  SELECT $1, $2, coalesce($7::bigint, 0), coalesce($8::bigint, 0),

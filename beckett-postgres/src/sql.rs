@@ -8,6 +8,29 @@ use sqlx::postgres::PgRow;
 use sqlx::Row;
 use uuid::Uuid;
 
+/// The place past the newest message the statement's snapshot shows
+/// committed, owing the transactions it shows running below it, as three
+/// columns (transaction id, global position, the owed transactions as a
+/// cursor keeps them) of a `SELECT` from [`end_of`].
+pub(crate) const END_COLUMNS: &str = "coalesce(last.transaction_id, 0),
+    coalesce(last.global_position, 0),
+    coalesce((
+        SELECT jsonb_agg(jsonb_build_object(
+            'transaction_id', id::text::bigint, 'after', 0) ORDER BY id)
+        FROM pg_snapshot_xip(pg_current_snapshot()) AS id
+        WHERE id::text::bigint < last.transaction_id), '[]')";
+
+/// The rows [`END_COLUMNS`] are read from: the newest message in the
+/// global order, if any.
+pub(crate) fn end_of(s: &str) -> String {
+    format!(
+        "(SELECT) AS now
+         LEFT JOIN LATERAL (
+             SELECT transaction_id, global_position FROM {s}.messages
+             ORDER BY transaction_id DESC, global_position DESC LIMIT 1) AS last ON true"
+    )
+}
+
 /// The notification channel for `topic`, unique to `schema`.
 pub(crate) fn channel(schema: &Schema, topic: &str) -> String {
     format!("{}_{topic}", schema.as_str())

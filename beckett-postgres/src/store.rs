@@ -5,7 +5,9 @@ use crate::checkpoints::Checkpoints;
 use crate::error::{db, duplicate_id};
 use crate::recurring_jobs::RecurringJobs;
 use crate::scheduled::Scheduled;
-use crate::sql::{limit_to_sql, raw_message, Batch, MESSAGE_COLUMNS, NO_MESSAGE};
+use crate::sql::{
+    end_of, limit_to_sql, raw_message, Batch, END_COLUMNS, MESSAGE_COLUMNS, NO_MESSAGE,
+};
 use beckett_core::scheduling::Due;
 use beckett_core::store::{validate_stream_name, GlobalReader};
 use beckett_core::store::{Pending, Place};
@@ -528,20 +530,7 @@ impl Statements {
                 WHERE stream_name = $1
                 ORDER BY stream_position DESC LIMIT 1"
             ),
-            // Past the newest message the snapshot shows committed, owing
-            // the transactions it shows running below it.
-            head: format!(
-                "SELECT coalesce(last.transaction_id, 0), coalesce(last.global_position, 0),
-                    coalesce((
-                        SELECT jsonb_agg(jsonb_build_object(
-                            'transaction_id', id::text::bigint, 'after', 0) ORDER BY id)
-                        FROM pg_snapshot_xip(pg_current_snapshot()) AS id
-                        WHERE id::text::bigint < last.transaction_id), '[]')
-                 FROM (SELECT) AS now
-                 LEFT JOIN LATERAL (
-                     SELECT transaction_id, global_position FROM {s}.messages
-                     ORDER BY transaction_id DESC, global_position DESC LIMIT 1) AS last ON true"
-            ),
+            head: format!("SELECT {END_COLUMNS} FROM {}", end_of(&s)),
             // One statement, so one snapshot: the messages it shows
             // committed past the cursor, those of the transactions the
             // cursor owes that it shows ended, and, in a row of its own,

@@ -3,7 +3,7 @@
 //! this process, and reservations exclude each other by construction.
 
 use crate::error::sqlite;
-use crate::messages::{limit_to_sql, micros, query_messages, MESSAGE_COLUMNS};
+use crate::messages::{head, limit_to_sql, micros, query_messages, MESSAGE_COLUMNS};
 use beckett_core::state::{
     CheckpointInfo, Completed, Cursor, Failure, Raise, Registered, Reservation, Reserved, StartAt,
 };
@@ -58,15 +58,7 @@ pub(crate) fn register(
         // A subscription that starts at the end keeps where it started.
         let cursor = match start {
             StartAt::First => None,
-            StartAt::End => Some(GlobalCursor::at(
-                connection
-                    .query_row(
-                        "SELECT coalesce(max(global_position), 0) FROM messages",
-                        [],
-                        |row| row.get(0),
-                    )
-                    .map_err(sqlite)?,
-            )),
+            StartAt::End => Some(head(connection)?),
             StartAt::After(cursor) => Some(cursor.clone()),
         };
         let place = cursor.as_ref().map(GlobalCursor::frontier);
@@ -272,10 +264,6 @@ pub(crate) fn record(
             transaction_id,
             global_position,
         } = c.cursor.frontier();
-        let pending = match c.cursor.pending() {
-            [] => "[]".to_owned(),
-            pending => json_list(pending),
-        };
         moved
             .execute(params![
                 group,
@@ -283,7 +271,7 @@ pub(crate) fn record(
                 c.registration,
                 global_position,
                 transaction_id,
-                pending
+                json_list(c.cursor.pending())
             ])
             .map_err(sqlite)?;
     }

@@ -101,18 +101,7 @@ impl MessageStorage for SqliteStore {
     }
 
     async fn head(&self) -> Result<GlobalCursor> {
-        self.readers()
-            .read(|connection| {
-                let last = connection
-                    .query_row(
-                        "SELECT coalesce(max(global_position), 0) FROM messages",
-                        [],
-                        |row| row.get(0),
-                    )
-                    .map_err(sqlite)?;
-                Ok(GlobalCursor::at(last))
-            })
-            .await
+        self.readers().read(head).await
     }
 }
 
@@ -165,6 +154,18 @@ pub(crate) fn append(
         stream_version: version + messages.len() as i64,
         global_positions,
     })
+}
+
+/// The cursor past every message committed.
+pub(crate) fn head(connection: &Connection) -> Result<GlobalCursor> {
+    let last = connection
+        .query_row(
+            "SELECT coalesce(max(global_position), 0) FROM messages",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(sqlite)?;
+    Ok(GlobalCursor::at(last))
 }
 
 /// The stream's version: the position of its newest message, 0 if none.
