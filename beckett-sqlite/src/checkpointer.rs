@@ -8,7 +8,8 @@
 //! keeps up. It copies what was committed since it last looked, without
 //! waiting for the writer, at most every [`PAUSE`]; when the writer keeps
 //! the log from being started over and it has grown past [`LARGEST_LOG`]
-//! pages, it waits for the writer once and starts the log over.
+//! pages, it waits a moment for the writer (20 ms at most, since writers
+//! wait meanwhile) to start the log over.
 
 use crate::open;
 use rusqlite::Connection;

@@ -95,8 +95,9 @@ async fn deliver(
 }
 
 /// Appends up to `limit` due scheduled messages to their streams, as the
-/// scheduler of every process does: in the store that holds them both
-/// exactly once, and in a message store elsewhere at least once.
+/// scheduler of every process does: exactly once in the store that holds
+/// them both, and in a message store elsewhere once if it refuses an id it
+/// holds ([`Error::DuplicateMessageId`]), at least once if not.
 pub async fn deliver_due(storage: &Storage, limit: usize) -> crate::Result<Delivered> {
     match storage.holds_together() {
         true => storage.engine().deliver_due(limit).await,
