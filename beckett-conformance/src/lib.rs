@@ -200,6 +200,8 @@ macro_rules! state_store_tests {
                 checkpoints_never_move_back,
                 reservations_expire,
                 retries_and_failures,
+                operators_act_on_filters,
+                pause_and_reset,
                 scheduled_once,
                 scheduled_in_due_order,
                 taken_for_elsewhere,

@@ -4,7 +4,7 @@
 use crate::error::db;
 use crate::sql::{channel, end_of, raw_message, END_COLUMNS, MESSAGE_COLUMNS};
 use beckett_core::state::{
-    CheckpointInfo, Completed, Cursor, Failure, Raise, Registered, Reservation, Reserved, StartAt,
+    Completed, Cursor, Failure, Raise, Registered, Reservation, Reserved, StartAt,
 };
 use beckett_core::store::{Pending, Place};
 use beckett_core::subscription::Selection;
@@ -142,6 +142,7 @@ impl Checkpoints {
         let versions: Vec<i64> = raises.iter().map(|r| r.version).collect();
         let firsts: Vec<i64> = raises.iter().map(|r| r.first).collect();
         let tokens: Vec<Option<Uuid>> = raises.iter().map(|r| r.take).collect();
+        let raised_registrations: Vec<i64> = raises.iter().map(|r| r.registration).collect();
         let names: Vec<&str> = cursors.iter().map(|c| c.subscription).collect();
         let registrations: Vec<i64> = cursors.iter().map(|c| c.registration).collect();
         let transactions: Vec<i64> = cursors
@@ -169,6 +170,7 @@ impl Checkpoints {
             .bind(pending)
             .bind(registrations)
             .bind(firsts)
+            .bind(raised_registrations)
             .fetch_one(conn)
             .await
             .map_err(db)?;
@@ -261,7 +263,9 @@ impl Checkpoints {
     /// Moves a reserved checkpoint to `position`, clearing any retry state,
     /// and either keeps the reservation for `keep` more or, with `None`,
     /// releases it; on `conn` when it must commit with a handler's writes.
-    /// False when the reservation was lost.
+    /// On the pool, a paused subscription's reservation is released rather
+    /// than kept. False when the reservation is not held after (lost, or
+    /// released for a pause) though it was to be kept, or was lost.
     pub async fn advance(
         &self,
         conn: Option<&mut PgConnection>,
@@ -270,18 +274,19 @@ impl Checkpoints {
         position: i64,
         keep: Option<Duration>,
     ) -> Result<bool> {
-        let query = sqlx::query(&self.sql.advance)
+        let query = sqlx::query_scalar(&self.sql.advance)
             .bind(group)
             .bind(&reservation.subscription)
             .bind(&reservation.stream)
             .bind(reservation.token)
             .bind(position)
-            .bind(keep.map(interval));
-        let done = match conn {
-            Some(conn) => query.execute(conn).await.map_err(db)?,
-            None => query.execute(&self.pool).await.map_err(db)?,
+            .bind(keep.map(interval))
+            .bind(conn.is_none());
+        let held = match conn {
+            Some(conn) => query.fetch_optional(conn).await,
+            None => query.fetch_optional(&self.pool).await,
         };
-        Ok(done.rows_affected() == 1)
+        Ok(held.map_err(db)?.unwrap_or(false))
     }
 
     /// Records a failed handler call and releases the reservation.
@@ -330,51 +335,6 @@ impl Checkpoints {
             .map_err(db)?;
         Ok(())
     }
-
-    /// Failed checkpoints, of one group or of all.
-    pub async fn failed(&self, group: Option<&str>) -> Result<Vec<CheckpointInfo>> {
-        let rows = sqlx::query(&self.sql.failed)
-            .bind(group)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db)?;
-        rows.iter()
-            .map(|row| checkpoint_info(row).map_err(db))
-            .collect()
-    }
-
-    /// Makes a failed checkpoint due now, from the message that failed.
-    /// False when it is not failed.
-    pub async fn retry(&self, group: &str, subscription: &str, stream: &str) -> Result<bool> {
-        self.on_failed(&self.sql.retry, group, subscription, stream)
-            .await
-    }
-
-    /// Moves a failed checkpoint past the message that failed, recording
-    /// the skip. False when it is not failed.
-    pub async fn skip(&self, group: &str, subscription: &str, stream: &str) -> Result<bool> {
-        self.on_failed(&self.sql.skip, group, subscription, stream)
-            .await
-    }
-
-    /// Runs an operator's statement on one failed checkpoint; false when
-    /// it touched none.
-    async fn on_failed(
-        &self,
-        sql: &str,
-        group: &str,
-        subscription: &str,
-        stream: &str,
-    ) -> Result<bool> {
-        let done = sqlx::query(sql)
-            .bind(group)
-            .bind(subscription)
-            .bind(stream)
-            .execute(&self.pool)
-            .await
-            .map_err(db)?;
-        Ok(done.rows_affected() == 1)
-    }
 }
 
 /// A subscription as the registered statement returns it.
@@ -417,29 +377,14 @@ fn reservation(row: &PgRow) -> sqlx::Result<Reservation> {
     })
 }
 
-/// A checkpoint as the operators' statements return it.
-fn checkpoint_info(row: &PgRow) -> sqlx::Result<CheckpointInfo> {
-    Ok(CheckpointInfo {
-        group: row.try_get("group_name")?,
-        subscription: row.try_get("subscription")?,
-        stream: row.try_get("stream_name")?,
-        stream_version: row.try_get("stream_version")?,
-        stream_position: row.try_get("stream_position")?,
-        status: row.try_get("status")?,
-        attempts: attempts(row)?,
-        last_error: row.try_get("last_error")?,
-        process_at: row.try_get("process_at")?,
-    })
-}
-
 /// A row's count of attempts, kept as an `integer`.
-fn attempts(row: &PgRow) -> sqlx::Result<u32> {
+pub(crate) fn attempts(row: &PgRow) -> sqlx::Result<u32> {
     let attempts: i32 = row.try_get("attempts")?;
     Ok(attempts.try_into().unwrap_or_default())
 }
 
 /// A duration as Postgres holds it, to the microsecond.
-fn interval(duration: Duration) -> PgInterval {
+pub(crate) fn interval(duration: Duration) -> PgInterval {
     PgInterval {
         months: 0,
         days: 0,
@@ -464,9 +409,6 @@ struct Statements {
     fail: String,
     extend: String,
     release: String,
-    failed: String,
-    retry: String,
-    skip: String,
 }
 
 impl Statements {
@@ -544,7 +486,9 @@ impl Statements {
             // at the head of a message store elsewhere, whose global order
             // keeps each stream's, creates it just before that position. The
             // subscriptions raised for are locked against removal until
-            // this commits, so a removal takes every checkpoint with it.
+            // this commits, so a removal takes every checkpoint with it, and
+            // a raise for a registration removed or reset meanwhile makes
+            // nothing. A paused subscription's checkpoints are not taken.
             record_batch: format!(
                 "WITH raised AS (
                     INSERT INTO {s}.checkpoints AS c
@@ -568,12 +512,16 @@ impl Statements {
                                     m.transaction_id::text::xid8, s.start_snapshot)
                             ORDER BY m.stream_position DESC LIMIT 1), 0)
                         END,
-                        v.token,
-                        CASE WHEN v.token IS NOT NULL THEN now() + $6::interval END,
-                        now() + CASE WHEN v.token IS NOT NULL THEN $6::interval ELSE '0' END
-                    FROM unnest($2::text[], $3::text[], $4::bigint[], $5::uuid[], $12::bigint[])
-                        AS v (subscription, stream, version, token, first)
+                        t.token,
+                        CASE WHEN t.token IS NOT NULL THEN now() + $6::interval END,
+                        now() + CASE WHEN t.token IS NOT NULL THEN $6::interval ELSE '0' END
+                    FROM unnest($2::text[], $3::text[], $4::bigint[], $5::uuid[], $12::bigint[],
+                            $13::bigint[])
+                        AS v (subscription, stream, version, token, first, registration)
                     JOIN {s}.subscriptions AS s ON s.group_name = $1 AND s.name = v.subscription
+                        AND s.registration = v.registration
+                    CROSS JOIN LATERAL (
+                        SELECT CASE WHEN s.paused THEN NULL ELSE v.token END AS token) AS t
                     ORDER BY v.subscription COLLATE \"C\", v.stream COLLATE \"C\"
                     FOR KEY SHARE OF s
                     ON CONFLICT (group_name, subscription, stream_name) DO UPDATE
@@ -607,7 +555,10 @@ impl Statements {
             reserve: format!(
                 "WITH ready AS (
                     SELECT ctid FROM {s}.checkpoints
-                    WHERE group_name = $1 AND subscription = ANY($2)
+                    WHERE group_name = $1
+                        AND subscription = ANY(ARRAY(
+                            SELECT name FROM {s}.subscriptions
+                            WHERE group_name = $1 AND name = ANY($2) AND NOT paused))
                         AND stream_version > stream_position AND status <> 'failed'
                         AND process_at <= now()
                         AND (reserved_until IS NULL OR reserved_until < now())
@@ -657,15 +608,22 @@ impl Statements {
             ),
             // Only the holder of the reservation's token moves the
             // checkpoint: a process whose reservation expired and was taken
-            // over matches no row.
+            // over matches no row. The pause is looked at when $7 says so.
             advance: format!(
                 "UPDATE {s}.checkpoints
                  SET stream_position = greatest(stream_position, $5), status = 'active', attempts = 0,
                      last_error = NULL,
-                     reserved_by = CASE WHEN $6::interval IS NULL THEN NULL ELSE reserved_by END,
-                     reserved_until = now() + $6::interval,
-                     process_at = now() + coalesce($6::interval, interval '0'), updated_at = now()
-                 WHERE {key} AND reserved_by = $4"
+                     reserved_by = CASE WHEN $6::interval IS NULL OR p.paused THEN NULL
+                         ELSE reserved_by END,
+                     reserved_until = CASE WHEN NOT p.paused THEN now() + $6::interval END,
+                     process_at = now() + CASE WHEN p.paused THEN interval '0'
+                         ELSE coalesce($6::interval, interval '0') END,
+                     updated_at = now()
+                 FROM (SELECT $7 AND coalesce((
+                     SELECT paused FROM {s}.subscriptions WHERE group_name = $1 AND name = $2
+                 ), false) AS paused) AS p
+                 WHERE {key} AND reserved_by = $4
+                 RETURNING reserved_by IS NOT NULL OR $6::interval IS NULL"
             ),
             fail: format!(
                 "UPDATE {s}.checkpoints
@@ -690,39 +648,6 @@ impl Statements {
                  SET reserved_by = NULL, reserved_until = NULL,
                      process_at = now() + $2
                  WHERE reserved_by = ANY($1)"
-            ),
-            failed: format!(
-                "SELECT group_name, subscription, stream_name, stream_version, stream_position,
-                        status, attempts, last_error, process_at
-                 FROM {s}.checkpoints
-                 WHERE status = 'failed' AND ($1::text IS NULL OR group_name = $1)
-                 ORDER BY group_name, subscription, stream_name"
-            ),
-            retry: format!(
-                "UPDATE {s}.checkpoints
-                 SET status = 'retry', attempts = 0, process_at = now(), updated_at = now()
-                 WHERE {key} AND status = 'failed'"
-            ),
-            // The failing message is the one after the checkpoint's
-            // position: a stream's positions have no gap, and the
-            // position handled is moved past messages not selected.
-            skip: format!(
-                "WITH failed AS (
-                    SELECT stream_position AS handled, attempts AS failed_attempts,
-                        last_error AS error
-                    FROM {s}.checkpoints WHERE {key} AND status = 'failed' FOR UPDATE
-                ), skipped AS (
-                    UPDATE {s}.checkpoints AS c
-                    SET stream_position = failed.handled + 1,
-                        status = 'active', attempts = 0, last_error = NULL, process_at = now(),
-                        updated_at = now()
-                    FROM failed
-                    WHERE {key}
-                    RETURNING c.stream_position, failed.failed_attempts, failed.error
-                )
-                INSERT INTO {s}.skipped_messages
-                    (group_name, subscription, stream_name, stream_position, attempts, last_error)
-                SELECT $1, $2, $3, stream_position, failed_attempts, error FROM skipped"
             ),
         }
     }

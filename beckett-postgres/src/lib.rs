@@ -12,6 +12,7 @@ mod connect;
 mod error;
 mod listener;
 mod migrate;
+mod operators;
 mod recurring_jobs;
 mod scheduled;
 mod sql;

@@ -8,9 +8,9 @@ use crate::store::PostgresStore;
 use crate::transaction::PostgresTransaction;
 use beckett_core::scheduling::Due;
 use beckett_core::state::{
-    CheckpointInfo, Completed, Cursor, DeclaredJob, Delivered, DueMessage, EngineStorage, Failure,
-    KnownJob, Leadership, Raise, Registered, RemovedJob, Reservation, Reserved, StartAt,
-    StateTransaction, Wakeup,
+    CheckpointFilter, CheckpointInfo, CheckpointKey, Completed, Cursor, DeclaredJob, Delivered,
+    DueMessage, EngineStorage, Failure, KnownJob, Leadership, Raise, Registered, RemovedJob,
+    Reservation, Reserved, ResetOutcome, StartAt, StateTransaction, SubscriptionInfo, Wakeup,
 };
 use beckett_core::subscription::Selection;
 use beckett_core::{NewMessage, Result};
@@ -103,16 +103,41 @@ impl EngineStorage for PostgresStore {
         self.checkpoints.release(tokens, pause).await
     }
 
-    async fn failed(&self, group: Option<&str>) -> Result<Vec<CheckpointInfo>> {
-        self.checkpoints.failed(group).await
+    async fn subscriptions(&self, group: Option<&str>) -> Result<Vec<SubscriptionInfo>> {
+        self.operators.subscriptions(group).await
     }
 
-    async fn retry(&self, group: &str, subscription: &str, stream: &str) -> Result<bool> {
-        self.checkpoints.retry(group, subscription, stream).await
+    async fn set_paused(&self, group: &str, name: &str, paused: bool) -> Result<bool> {
+        self.operators.set_paused(group, name, paused).await
     }
 
-    async fn skip(&self, group: &str, subscription: &str, stream: &str) -> Result<bool> {
-        self.checkpoints.skip(group, subscription, stream).await
+    async fn reset(&self, group: &str, name: &str, to: &StartAt) -> Result<ResetOutcome> {
+        self.operators.reset(group, name, to).await
+    }
+
+    async fn checkpoints(
+        &self,
+        filter: &CheckpointFilter,
+        after: Option<&CheckpointKey>,
+        limit: usize,
+    ) -> Result<Vec<CheckpointInfo>> {
+        self.operators.checkpoints(filter, after, limit).await
+    }
+
+    async fn count_checkpoints(&self, filter: &CheckpointFilter) -> Result<u64> {
+        self.operators.count(filter).await
+    }
+
+    async fn retry_failed(&self, filter: &CheckpointFilter) -> Result<u64> {
+        self.operators.retry_failed(filter).await
+    }
+
+    async fn skip_failed(&self, filter: &CheckpointFilter) -> Result<u64> {
+        self.operators.skip_failed(filter).await
+    }
+
+    async fn release_reserved(&self, filter: &CheckpointFilter) -> Result<u64> {
+        self.operators.release_reserved(filter).await
     }
 
     async fn schedule(&self, stream: &str, message: NewMessage, due: Due) -> Result<Uuid> {

@@ -3,6 +3,7 @@
 use crate::announce::Announcer;
 use crate::checkpoints::Checkpoints;
 use crate::error::{db, duplicate_id};
+use crate::operators::Operators;
 use crate::recurring_jobs::RecurringJobs;
 use crate::scheduled::Scheduled;
 use crate::sql::{
@@ -44,6 +45,7 @@ pub struct PostgresStore {
     sql: Arc<Statements>,
     pub(crate) scheduled: Scheduled,
     pub(crate) checkpoints: Checkpoints,
+    pub(crate) operators: Operators,
     pub(crate) jobs: RecurringJobs,
     pub(crate) announcer: Announcer,
 }
@@ -78,6 +80,7 @@ impl PostgresStore {
             sql: Arc::new(Statements::new(schema)),
             scheduled: Scheduled::new(pool.clone(), schema, announcer.clone()),
             checkpoints: Checkpoints::new(pool.clone(), schema),
+            operators: Operators::new(pool.clone(), schema),
             jobs: RecurringJobs::new(pool.clone(), schema),
             schema: schema.clone(),
             announcer,

@@ -1,16 +1,16 @@
 //! The engine's state on SQLite: [`SqliteStore`] as the [`EngineStorage`],
 //! beside its message store.
 
-use crate::checkpoints::{self, now, span};
+use crate::checkpoints::{self, now, span, Acted};
 use crate::error::sqlite;
 use crate::scheduled;
 use crate::transaction::SqliteTransaction;
 use crate::SqliteStore;
 use beckett_core::scheduling::Due;
 use beckett_core::state::{
-    CheckpointInfo, Completed, Cursor, DeclaredJob, Delivered, DueMessage, EngineStorage, Failure,
-    KnownJob, Leadership, Raise, Registered, RemovedJob, Reservation, Reserved, StartAt,
-    StateTransaction, Wakeup,
+    CheckpointFilter, CheckpointInfo, CheckpointKey, Completed, Cursor, DeclaredJob, Delivered,
+    DueMessage, EngineStorage, Failure, KnownJob, Leadership, Raise, Registered, RemovedJob,
+    Reservation, Reserved, ResetOutcome, StartAt, StateTransaction, SubscriptionInfo, Wakeup,
 };
 use beckett_core::subscription::Selection;
 use beckett_core::{Error, NewMessage, Result};
@@ -130,7 +130,9 @@ impl EngineStorage for SqliteStore {
     ) -> Result<bool> {
         let (group, reservation) = (group.to_owned(), reservation.clone());
         self.writer()
-            .write(move |c| checkpoints::advance(c, &group, &reservation, position, keep))
+            .write(move |c| {
+                checkpoints::advance_heeding_pause(c, &group, &reservation, position, keep)
+            })
             .await
     }
 
@@ -156,35 +158,61 @@ impl EngineStorage for SqliteStore {
             .await
     }
 
-    async fn failed(&self, group: Option<&str>) -> Result<Vec<CheckpointInfo>> {
+    async fn subscriptions(&self, group: Option<&str>) -> Result<Vec<SubscriptionInfo>> {
         let group = group.map(str::to_owned);
         self.readers()
-            .read(move |c| checkpoints::failed(c, group.as_deref()))
+            .read(move |c| checkpoints::subscriptions(c, group.as_deref()))
             .await
     }
 
-    async fn retry(&self, group: &str, subscription: &str, stream: &str) -> Result<bool> {
-        let key = (group.to_owned(), subscription.to_owned(), stream.to_owned());
-        let retried = self
+    async fn set_paused(&self, group: &str, name: &str, paused: bool) -> Result<bool> {
+        let (owned, name) = (group.to_owned(), name.to_owned());
+        let set = self
             .writer()
-            .write(move |c| checkpoints::retry(c, &key.0, &key.1, &key.2))
+            .write_statement(move |c| checkpoints::set_paused(c, &owned, &name, paused))
             .await?;
-        if retried {
+        if set && !paused {
             self.wake(Wakeup::Checkpoints(group.to_owned()));
         }
-        Ok(retried)
+        Ok(set)
     }
 
-    async fn skip(&self, group: &str, subscription: &str, stream: &str) -> Result<bool> {
-        let key = (group.to_owned(), subscription.to_owned(), stream.to_owned());
-        let skipped = self
-            .writer()
-            .write(move |c| checkpoints::skip(c, &key.0, &key.1, &key.2))
-            .await?;
-        if skipped {
-            self.wake(Wakeup::Checkpoints(group.to_owned()));
-        }
-        Ok(skipped)
+    async fn reset(&self, group: &str, name: &str, to: &StartAt) -> Result<ResetOutcome> {
+        let (group, name, to) = (group.to_owned(), name.to_owned(), to.clone());
+        self.writer()
+            .write(move |c| checkpoints::reset(c, &group, &name, &to))
+            .await
+    }
+
+    async fn checkpoints(
+        &self,
+        filter: &CheckpointFilter,
+        after: Option<&CheckpointKey>,
+        limit: usize,
+    ) -> Result<Vec<CheckpointInfo>> {
+        let (filter, after) = (filter.clone(), after.cloned());
+        self.readers()
+            .read(move |c| checkpoints::checkpoints(c, &filter, after.as_ref(), limit))
+            .await
+    }
+
+    async fn count_checkpoints(&self, filter: &CheckpointFilter) -> Result<u64> {
+        let filter = filter.clone();
+        self.readers()
+            .read(move |c| checkpoints::count_checkpoints(c, &filter))
+            .await
+    }
+
+    async fn retry_failed(&self, filter: &CheckpointFilter) -> Result<u64> {
+        self.act(filter, checkpoints::retry_failed).await
+    }
+
+    async fn skip_failed(&self, filter: &CheckpointFilter) -> Result<u64> {
+        self.act(filter, checkpoints::skip_failed).await
+    }
+
+    async fn release_reserved(&self, filter: &CheckpointFilter) -> Result<u64> {
+        self.act(filter, checkpoints::release_reserved).await
     }
 
     async fn schedule(&self, stream: &str, message: NewMessage, due: Due) -> Result<Uuid> {
@@ -270,6 +298,24 @@ impl EngineStorage for SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// Runs an operator's `action` on the checkpoints matching `filter`, in
+    /// one write, and wakes the consumers of the groups whose checkpoints
+    /// it made due; how many it changed.
+    async fn act(
+        &self,
+        filter: &CheckpointFilter,
+        action: fn(&Connection, &CheckpointFilter) -> Result<Acted>,
+    ) -> Result<u64> {
+        let filter = filter.clone();
+        let acted = self.writer().write(move |c| action(c, &filter)).await?;
+        for group in acted.groups {
+            self.wake(Wakeup::Checkpoints(group));
+        }
+        Ok(acted.count)
+    }
+}
+
 /// Takes or renews the group's lease for `holder`; false while another
 /// holds it.
 fn renew(connection: &Connection, group: &str, holder: Uuid) -> Result<bool> {
@@ -337,6 +383,7 @@ impl Leadership for Leader {
                 (
                     r.subscription.to_owned(),
                     r.stream.to_owned(),
+                    r.registration,
                     r.version,
                     r.first,
                     r.take,
@@ -355,13 +402,16 @@ impl Leadership for Leader {
                 hold_lead(c, &group, holder)?;
                 let raises: Vec<Raise> = owned_raises
                     .iter()
-                    .map(|(subscription, stream, version, first, take)| Raise {
-                        subscription,
-                        stream,
-                        version: *version,
-                        first: *first,
-                        take: *take,
-                    })
+                    .map(
+                        |(subscription, stream, registration, version, first, take)| Raise {
+                            subscription,
+                            stream,
+                            registration: *registration,
+                            version: *version,
+                            first: *first,
+                            take: *take,
+                        },
+                    )
                     .collect();
                 let cursors: Vec<Cursor> = owned_cursors
                     .iter()

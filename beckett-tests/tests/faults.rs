@@ -4,7 +4,6 @@
 
 mod common;
 
-use beckett::subscription::FailedCheckpoints;
 use beckett::{Context, Envelope, ExpectedVersion, MessageStorage, NewMessage};
 use common::{counted, eventually, handled, record, store, Counted, ItemAdded, Running};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -148,7 +147,7 @@ async fn a_message_with_foreign_metadata_fails_only_its_checkpoint(pool: PgPool)
         handled(&pool, "Cart-1").await == [1, 2] && handled(&pool, "Cart-2").await == [1, 2]
     })
     .await;
-    let failed = FailedCheckpoints::new(beckett::PostgresStore::new(pool.clone()));
+    let failed = common::Failed::new(&pool);
     eventually("the foreign message fails", || async {
         !failed.list(None).await.unwrap().is_empty()
     })
@@ -320,7 +319,7 @@ async fn transactions_that_fail_at_commit_count_as_failures(pool: PgPool) {
         .await
         .unwrap();
 
-    let failed = FailedCheckpoints::new(beckett::PostgresStore::new(pool.clone()));
+    let failed = common::Failed::new(&pool);
     eventually("both checkpoints fail", || async {
         failed.list(None).await.unwrap().len() == 2
     })
@@ -400,7 +399,7 @@ async fn a_handler_panicking_at_once_fails_its_message(pool: PgPool) {
         .append("Early-1", ExpectedVersion::Any, vec![counted(1)])
         .await
         .unwrap();
-    let failed = FailedCheckpoints::new(beckett::PostgresStore::new(pool.clone()));
+    let failed = common::Failed::new(&pool);
     eventually("the message fails", || async {
         !failed.list(None).await.unwrap().is_empty()
     })

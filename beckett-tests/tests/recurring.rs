@@ -4,7 +4,6 @@
 mod common;
 
 use beckett::recurring::Occurrence;
-use beckett::subscription::FailedCheckpoints;
 use beckett::{Context, MessageStorage};
 use chrono::TimeDelta;
 use common::{eventually, run_group, store};
@@ -85,7 +84,7 @@ async fn a_failing_job_fails_like_a_subscription(pool: PgPool) {
     store(pool.clone()).await;
     let (stop, running) = run_group(&pool, "Failing", |b| b);
 
-    let failed = FailedCheckpoints::new(beckett::PostgresStore::new(pool.clone()));
+    let failed = common::Failed::new(&pool);
     eventually("the job's stream fails", || async {
         !failed.list(Some("Failing")).await.unwrap().is_empty()
     })
@@ -111,7 +110,7 @@ async fn a_backlog_of_occurrences_runs_once(pool: PgPool) {
         sqlx::query(table).execute(&pool).await.unwrap();
     }
     let (stop, running) = run_group(&pool, "Backlog", |b| b);
-    let failed = FailedCheckpoints::new(beckett::PostgresStore::new(pool.clone()));
+    let failed = common::Failed::new(&pool);
     eventually("the job's stream fails", || async {
         !failed.list(Some("Backlog")).await.unwrap().is_empty()
     })

@@ -3,7 +3,6 @@
 
 mod common;
 
-use beckett::subscription::FailedCheckpoints;
 use beckett::{
     Beckett, Context, Envelope, Error, ExpectedVersion, MessageStorage, Metadata, NewMessage,
     PostgresStore,
@@ -157,7 +156,7 @@ async fn failing_stream_retries_then_fails_while_others_finish(pool: PgPool) {
     )
     .await;
 
-    let failed = FailedCheckpoints::new(beckett::PostgresStore::new(pool.clone()));
+    let failed = common::Failed::new(&pool);
     eventually("two streams fail", || async {
         failed.list(Some("Retries")).await.unwrap().len() == 2
     })
@@ -237,7 +236,7 @@ async fn handler_that_times_out_fails(pool: PgPool) {
         .await
         .unwrap();
 
-    let failed = FailedCheckpoints::new(beckett::PostgresStore::new(pool.clone()));
+    let failed = common::Failed::new(&pool);
     eventually("the slow stream fails", || async {
         !failed.list(Some("Slow")).await.unwrap().is_empty()
     })
@@ -272,7 +271,7 @@ async fn undecodable_message_fails_its_stream_only(pool: PgPool) {
         .await
         .unwrap();
 
-    let failed = FailedCheckpoints::new(beckett::PostgresStore::new(pool.clone()));
+    let failed = common::Failed::new(&pool);
     eventually("Cart-2 fails", || async {
         !failed.list(Some("Typed")).await.unwrap().is_empty()
     })
@@ -337,7 +336,7 @@ async fn appending_while_holding_the_transaction_fails_instead_of_hanging(pool: 
         .await
         .unwrap();
 
-    let failed = FailedCheckpoints::new(beckett::PostgresStore::new(pool.clone()));
+    let failed = common::Failed::new(&pool);
     eventually("the stream fails", || async {
         !failed.list(Some("Reentrant")).await.unwrap().is_empty()
     })
@@ -646,13 +645,11 @@ async fn killed_connections_are_survived_without_skipping(
             "{stream} handled out of order"
         );
     }
-    assert!(
-        FailedCheckpoints::new(beckett::PostgresStore::new(pool.clone()))
-            .list(None)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(common::Failed::new(&pool)
+        .list(None)
+        .await
+        .unwrap()
+        .is_empty());
     stop.cancel();
     running.await.unwrap().unwrap();
 }

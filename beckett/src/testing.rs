@@ -5,7 +5,7 @@
 
 use crate::runtime::Builder;
 use beckett_core::memory::MemoryStore;
-use beckett_core::state::{CheckpointInfo, Storage};
+use beckett_core::state::{CheckpointFilter, CheckpointInfo, CheckpointStatus, Storage};
 use beckett_core::subscription::linked_groups;
 use beckett_core::{MessageStorage, Result};
 use beckett_sqlite::SqliteStore;
@@ -189,7 +189,11 @@ impl TestRun {
     /// The checkpoints whose subscription failed on a message for good,
     /// past its retries.
     pub async fn failed(&self) -> Result<Vec<CheckpointInfo>> {
-        self.storage.engine().failed(None).await
+        let failed = CheckpointFilter::default().status(CheckpointStatus::Failed);
+        self.storage
+            .engine()
+            .checkpoints(&failed, None, usize::MAX)
+            .await
     }
 
     /// Stops the subscriptions, letting handlers in flight finish; the

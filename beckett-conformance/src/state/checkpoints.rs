@@ -3,7 +3,10 @@
 
 use super::{assert_reads, read, Fixture, LONG, READ};
 use crate::support::{eventually, joined, unique};
-use beckett_core::state::{CheckpointInfo, Failure, Reservation, Reserved, StartAt, Storage};
+use beckett_core::state::{
+    CheckpointFilter, CheckpointInfo, CheckpointStatus, Failure, Reservation, Reserved, StartAt,
+    Storage,
+};
 use beckett_core::subscription::Selection;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -370,14 +373,16 @@ pub async fn retries_and_failures(storage: &Storage) {
         stream: failing.clone(),
         stream_version: 3,
         stream_position: 1,
-        status: "failed".to_owned(),
+        status: CheckpointStatus::Failed,
         attempts: 2,
         last_error: Some("second".to_owned()),
         process_at: listed.process_at,
+        reserved_until: None,
     };
     assert_eq!(failed, [expected], "the failed checkpoints of the group");
+    let all_failed = CheckpointFilter::default().status(CheckpointStatus::Failed);
     let everywhere = engine
-        .failed(None)
+        .checkpoints(&all_failed, None, usize::MAX)
         .await
         .expect("listing failed checkpoints");
     assert!(
@@ -492,7 +497,10 @@ fn failure(position: i64, attempts: u32, error: &str, retry_in: Option<Duration>
 
 /// The failed checkpoints of the fixture's group.
 async fn failed_in(fixture: &Fixture<'_>) -> Vec<CheckpointInfo> {
-    let failed = fixture.engine().failed(Some(&fixture.group)).await;
+    let filter = CheckpointFilter::default()
+        .group(&fixture.group)
+        .status(CheckpointStatus::Failed);
+    let failed = fixture.engine().checkpoints(&filter, None, 100).await;
     failed.expect("listing failed checkpoints")
 }
 
@@ -507,9 +515,15 @@ enum Action {
 /// whether it was failed.
 async fn operate(fixture: &Fixture<'_>, action: Action, stream: &str) -> bool {
     let (engine, group, subscription) = (fixture.engine(), &fixture.group, &fixture.subscription);
+    let one = CheckpointFilter::one(group, subscription, stream);
     let done = match action {
-        Action::Retry => engine.retry(group, subscription, stream).await,
-        Action::Skip => engine.skip(group, subscription, stream).await,
+        Action::Retry => engine.retry_failed(&one).await,
+        Action::Skip => engine.skip_failed(&one).await,
     };
-    done.unwrap_or_else(|e| panic!("{action:?} of `{stream}`: {e}"))
+    let done = done.unwrap_or_else(|e| panic!("{action:?} of `{stream}`: {e}"));
+    assert!(
+        done <= 1,
+        "{action:?} of one checkpoint, `{stream}`, took {done}"
+    );
+    done == 1
 }

@@ -17,6 +17,7 @@
 //! checks that schedule ([`wakeups`], [`transactions`]) or each other.
 
 mod checkpoints;
+mod operators;
 mod scheduling;
 mod signals;
 mod subscriptions;
@@ -25,6 +26,7 @@ pub use checkpoints::{
     checkpoints_never_move_back, created_checkpoints_are_taken, reservations_exclude_each_other,
     reservations_expire, retries_and_failures, tokens,
 };
+pub use operators::{operators_act_on_filters, pause_and_reset};
 pub use scheduling::{recurring_jobs, scheduled_in_due_order, scheduled_once, taken_for_elsewhere};
 pub use signals::{transactions, transactions_in_the_global_order, wakeups};
 pub use subscriptions::{
@@ -121,10 +123,21 @@ impl<'a> Fixture<'a> {
         subscription: &str,
         raises: &[(&str, i64, Option<Uuid>)],
     ) -> HashSet<Uuid> {
+        let registered = self
+            .leader
+            .registered()
+            .await
+            .expect("reading registrations");
+        let registration = registered
+            .iter()
+            .find(|r| r.name == subscription)
+            .unwrap_or_else(|| panic!("`{subscription}` is registered"))
+            .registration;
         let raises: Vec<Raise<'_>> = raises
             .iter()
             .map(|&(stream, version, take)| Raise {
                 subscription,
+                registration,
                 stream,
                 version,
                 first: 1,

@@ -150,6 +150,7 @@ pub async fn subscriptions(storage: &Storage) {
 
     let raise = Raise {
         subscription: "b",
+        registration: registered["b"].registration,
         stream: &stream,
         version: 3,
         first: 1,
@@ -179,6 +180,18 @@ pub async fn subscriptions(storage: &Storage) {
         "`b` registered again starts over, and the cursor of its removed registration does not \
          move it"
     );
+    let stale = Raise {
+        subscription: "b",
+        registration: b,
+        stream: &stream,
+        version: 3,
+        first: 1,
+        take: None,
+    };
+    leader
+        .record(&[stale], &[], LONG)
+        .await
+        .expect("raising for a stale registration");
     assert_undeclared(engine, &group, &["a", "late"], &[("b", 0)]).await;
 
     // The cursor is opaque: one owing transactions, as a reader of
@@ -213,7 +226,7 @@ async fn by_name(leader: &mut dyn Leadership) -> BTreeMap<String, Registered> {
 
 /// Reads the global order from `from` to its end; returns the cursor past
 /// it and the ids of the messages of `category` read.
-async fn read_to_end<S: MessageStorage + ?Sized>(
+pub(super) async fn read_to_end<S: MessageStorage + ?Sized>(
     store: &S,
     from: &GlobalCursor,
     category: &str,
@@ -265,8 +278,10 @@ pub async fn from_the_end_checkpoints_start_after_the_start(storage: &Storage) {
     let mut leader = lead(engine, &group).await;
     accepted(messages, &old, ExpectedVersion::Exact(3), pings(2)).await;
     accepted(messages, &new, ExpectedVersion::NoStream, pings(2)).await;
+    let late = by_name(&mut *leader).await["late"].registration;
     let raise = |stream, version, first| Raise {
         subscription: "late",
+        registration: late,
         stream,
         version,
         first,

@@ -255,6 +255,7 @@ async fn consume(
         .values()
         .map(|l| Raise {
             subscription: &l.route.name,
+            registration: l.route.registration,
             stream: l.stream,
             version: l.version,
             first: l.messages.first().map_or(1, |m| m.envelope.position),

@@ -10,8 +10,9 @@
 mod records;
 
 pub use records::{
-    CheckpointInfo, Completed, Cursor, DeclaredJob, Delivered, DueMessage, Failure, KnownJob,
-    Raise, Registered, RemovedJob, Reservation, Reserved, StartAt,
+    CheckpointFilter, CheckpointInfo, CheckpointKey, CheckpointStatus, Completed, Cursor,
+    DeclaredJob, Delivered, DueMessage, Failure, KnownJob, Raise, Registered, RemovedJob,
+    Reservation, Reserved, ResetOutcome, StartAt, SubscriptionInfo,
 };
 
 use crate::error::Result;
@@ -88,7 +89,8 @@ pub trait EngineStorage: Any + Send + Sync {
 
     /// Moves a reserved checkpoint to `position`, clearing any retry
     /// state, and either keeps the reservation for `keep` more or, with
-    /// `None`, releases it. False when the reservation was lost.
+    /// `None` or when the subscription is paused, releases it. False when
+    /// the reservation is not held after: lost, or released for a pause.
     async fn advance(
         &self,
         group: &str,
@@ -110,17 +112,51 @@ pub trait EngineStorage: Any + Send + Sync {
 
     // Operators.
 
-    /// Failed checkpoints, of one group or of all.
-    async fn failed(&self, group: Option<&str>) -> Result<Vec<CheckpointInfo>>;
+    /// The subscriptions registered, of one group or of all, in group and
+    /// name order, with counts of their checkpoints.
+    async fn subscriptions(&self, group: Option<&str>) -> Result<Vec<SubscriptionInfo>>;
 
-    /// Makes a failed checkpoint due now, from the message that failed,
-    /// with its count of attempts back at 0. False when it is not failed.
-    async fn retry(&self, group: &str, subscription: &str, stream: &str) -> Result<bool>;
+    /// Pauses a subscription (no process reserves its checkpoints, so
+    /// none starts a batch of them) or resumes it. False when it is not
+    /// registered.
+    async fn set_paused(&self, group: &str, name: &str, paused: bool) -> Result<bool>;
 
-    /// Moves a failed checkpoint past the message that failed, the one
-    /// after its position, recording the skip. False when it is not
-    /// failed.
-    async fn skip(&self, group: &str, subscription: &str, stream: &str) -> Result<bool>;
+    /// Removes a subscription's checkpoints and moves its cursor to `to`
+    /// as a new registration, so that its leader reads the global order
+    /// again from there and every message after is handled again; a
+    /// stream's checkpoint is created at its first message read, as for a
+    /// subscription registered from `to`. Refused while processes hold any
+    /// of its checkpoints. Its pause and what it selects stay.
+    async fn reset(&self, group: &str, name: &str, to: &StartAt) -> Result<ResetOutcome>;
+
+    /// Up to `limit` checkpoints matching `filter`, in key order, after
+    /// `after` if given.
+    async fn checkpoints(
+        &self,
+        filter: &CheckpointFilter,
+        after: Option<&CheckpointKey>,
+        limit: usize,
+    ) -> Result<Vec<CheckpointInfo>>;
+
+    /// How many checkpoints match `filter`.
+    async fn count_checkpoints(&self, filter: &CheckpointFilter) -> Result<u64>;
+
+    /// Makes the failed checkpoints matching `filter` due now, each from
+    /// the message that failed, with its count of attempts back at 0;
+    /// returns how many.
+    async fn retry_failed(&self, filter: &CheckpointFilter) -> Result<u64>;
+
+    /// Moves the failed checkpoints matching `filter` past the message
+    /// that failed, the one after each position, recording each skip;
+    /// returns how many.
+    async fn skip_failed(&self, filter: &CheckpointFilter) -> Result<u64>;
+
+    /// Ends the reservations of the checkpoints matching `filter` that a
+    /// process holds, making them due now; returns how many. The holder's
+    /// writes to them are refused from then on, but a handler it is running
+    /// runs to its end: release only what a stuck or vanished process
+    /// holds.
+    async fn release_reserved(&self, filter: &CheckpointFilter) -> Result<u64>;
 
     // Scheduled messages and recurring jobs.
 
@@ -177,8 +213,10 @@ pub trait Leadership: Send {
     /// Raises checkpoints' versions, creating the missing ones, and moves
     /// subscriptions' cursors, atomically, waking every process's consumer
     /// unless this one took all the new work. A checkpoint created with a
-    /// `take` token is reserved under it for `timeout`; returns the tokens
-    /// so taken.
+    /// `take` token is reserved under it for `timeout`, unless its
+    /// subscription is paused; returns the tokens so taken. Raises and
+    /// cursors for a registration that is gone (the subscription removed
+    /// or reset) change nothing.
     async fn record(
         &mut self,
         raises: &[Raise<'_>],
@@ -196,7 +234,8 @@ pub trait Leadership: Send {
 #[async_trait::async_trait]
 pub trait StateTransaction: Any + Send {
     /// Moves the reserved checkpoint in this transaction, as
-    /// [`EngineStorage::advance`] does.
+    /// [`EngineStorage::advance`] does, but keeps a paused subscription's
+    /// reservation: the batch under way goes on to its end.
     async fn advance(
         &mut self,
         group: &str,

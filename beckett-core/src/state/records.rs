@@ -4,6 +4,7 @@ use crate::message::NewMessage;
 use crate::selection::Selection;
 use crate::store::{GlobalCursor, RawMessage};
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::time::Duration;
 use uuid::Uuid;
@@ -70,6 +71,9 @@ pub struct Raise<'a> {
     pub subscription: &'a str,
     /// The stream the checkpoint follows.
     pub stream: &'a str,
+    /// The registration the raise is for: none is made for a subscription
+    /// removed or reset since.
+    pub registration: i64,
     /// The newest position of a message the subscription selects.
     pub version: i64,
     /// The first position of the stream read with this raise: a
@@ -109,7 +113,7 @@ pub struct Failure {
 }
 
 /// A checkpoint as an operator sees it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CheckpointInfo {
     /// The subscription's group.
     pub group: String,
@@ -121,8 +125,8 @@ pub struct CheckpointInfo {
     pub stream_version: i64,
     /// The newest position handled.
     pub stream_position: i64,
-    /// `active`, `retry` or `failed`.
-    pub status: String,
+    /// Whether it is handled as usual, waits to retry, or failed.
+    pub status: CheckpointStatus,
     /// Failed attempts at the next message.
     pub attempts: u32,
     /// The last error, for `retry` and `failed` checkpoints.
@@ -130,6 +134,216 @@ pub struct CheckpointInfo {
     /// When the checkpoint is next due: after a retry's backoff or, while
     /// it is reserved, when the reservation expires.
     pub process_at: DateTime<Utc>,
+    /// Until when a process holds it, while one does.
+    pub reserved_until: Option<DateTime<Utc>>,
+}
+
+impl CheckpointInfo {
+    /// The checkpoint's key.
+    pub fn key(&self) -> CheckpointKey {
+        CheckpointKey {
+            group: self.group.clone(),
+            subscription: self.subscription.clone(),
+            stream: self.stream.clone(),
+        }
+    }
+}
+
+/// What a checkpoint's status column holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckpointStatus {
+    /// Handled as usual: caught up, or lagging and due.
+    Active,
+    /// A handler failed on the next message, which is tried again after a
+    /// backoff.
+    Retry,
+    /// A handler failed on the next message more often than its retries
+    /// allow: the stream waits for an operator.
+    Failed,
+}
+
+impl CheckpointStatus {
+    /// The status as stored: `active`, `retry` or `failed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Retry => "retry",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+impl std::fmt::Display for CheckpointStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for CheckpointStatus {
+    type Err = String;
+
+    /// Reads `active`, `retry` or `failed`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "active" => Ok(Self::Active),
+            "retry" => Ok(Self::Retry),
+            "failed" => Ok(Self::Failed),
+            other => Err(format!(
+                "unknown checkpoint status {other:?}: expected active, retry or failed"
+            )),
+        }
+    }
+}
+
+/// Which checkpoint: the key of the checkpoints table.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct CheckpointKey {
+    /// The subscription's group.
+    pub group: String,
+    /// The subscription's name.
+    pub subscription: String,
+    /// The stream the checkpoint follows.
+    pub stream: String,
+}
+
+/// Which checkpoints an operator lists or acts on: those that meet every
+/// condition set. The default matches every checkpoint.
+///
+/// ```
+/// use beckett_core::state::{CheckpointFilter, CheckpointStatus};
+///
+/// let stuck_orders = CheckpointFilter::default()
+///     .group("Billing")
+///     .status(CheckpointStatus::Failed)
+///     .stream_prefix("Order-")
+///     .error_containing("timed out");
+/// assert_eq!(stuck_orders.stream_prefix.as_deref(), Some("Order-"));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointFilter {
+    /// Only this group's.
+    pub group: Option<String>,
+    /// Only this subscription's.
+    pub subscription: Option<String>,
+    /// Only this stream's.
+    pub stream: Option<String>,
+    /// Only streams whose names start with this.
+    pub stream_prefix: Option<String>,
+    /// Only checkpoints in this status.
+    pub status: Option<CheckpointStatus>,
+    /// Only checkpoints whose last error contains this text, in any case.
+    pub error: Option<String>,
+}
+
+impl CheckpointFilter {
+    /// The one checkpoint of `subscription` in `group` for `stream`.
+    pub fn one(group: &str, subscription: &str, stream: &str) -> Self {
+        Self::default()
+            .group(group)
+            .subscription(subscription)
+            .stream(stream)
+    }
+
+    /// Only `group`'s checkpoints.
+    pub fn group(mut self, group: impl Into<String>) -> Self {
+        self.group = Some(group.into());
+        self
+    }
+
+    /// Only `subscription`'s checkpoints.
+    pub fn subscription(mut self, subscription: impl Into<String>) -> Self {
+        self.subscription = Some(subscription.into());
+        self
+    }
+
+    /// Only the checkpoints of `stream`.
+    pub fn stream(mut self, stream: impl Into<String>) -> Self {
+        self.stream = Some(stream.into());
+        self
+    }
+
+    /// Only the checkpoints of streams whose names start with `prefix`.
+    pub fn stream_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.stream_prefix = Some(prefix.into());
+        self
+    }
+
+    /// Only checkpoints in `status`.
+    pub fn status(mut self, status: CheckpointStatus) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// Only checkpoints whose last error contains `text`, in any case.
+    pub fn error_containing(mut self, text: impl Into<String>) -> Self {
+        self.error = Some(text.into());
+        self
+    }
+
+    /// Whether `checkpoint` meets every condition: what the stores'
+    /// statements test, for stores and tests that filter in memory.
+    pub fn matches(&self, checkpoint: &CheckpointInfo) -> bool {
+        let is =
+            |wanted: &Option<String>, value: &str| wanted.as_deref().is_none_or(|w| w == value);
+        is(&self.group, &checkpoint.group)
+            && is(&self.subscription, &checkpoint.subscription)
+            && is(&self.stream, &checkpoint.stream)
+            && self
+                .stream_prefix
+                .as_deref()
+                .is_none_or(|p| checkpoint.stream.starts_with(p))
+            && self.status.is_none_or(|s| s == checkpoint.status)
+            && self.error.as_deref().is_none_or(|text| {
+                let error = checkpoint.last_error.as_deref().unwrap_or_default();
+                error.to_lowercase().contains(&text.to_lowercase())
+            })
+    }
+}
+
+/// A subscription as an operator sees it: where it stands, and how its
+/// checkpoints fare.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SubscriptionInfo {
+    /// Its group.
+    pub group: String,
+    /// Its name.
+    pub name: String,
+    /// Tells this registration from an earlier one of the same name; a
+    /// reset makes a new one.
+    pub registration: i64,
+    /// Whether it is paused: no process reserves its checkpoints.
+    pub paused: bool,
+    /// Where its group's leader has read the global order to for it.
+    pub cursor: GlobalCursor,
+    /// Its checkpoints: one per stream it has had a message for.
+    pub checkpoints: u64,
+    /// Checkpoints with messages to handle, neither retrying nor failed.
+    pub lagging: u64,
+    /// Checkpoints waiting to retry a message.
+    pub retrying: u64,
+    /// Checkpoints failed, waiting for an operator.
+    pub failed: u64,
+    /// Checkpoints a process holds now.
+    pub reserved: u64,
+    /// Stream positions between each checkpoint not failed and its stream's
+    /// newest message for the subscription, summed: how far it is behind.
+    pub behind: i64,
+}
+
+/// What came of a reset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResetOutcome {
+    /// Done: the subscription's checkpoints are gone, and its leader reads
+    /// the global order again from where it was reset to, as a new
+    /// registration.
+    Done,
+    /// Refused: processes hold this many of its checkpoints still, and a
+    /// reset now would let two handle a stream at once. Pause it and wait
+    /// for them to finish.
+    Reserved(u64),
+    /// No such subscription is registered.
+    Unregistered,
 }
 
 /// A recurring job as its group declares it.

@@ -94,6 +94,25 @@ impl GlobalCursor {
         }
     }
 
+    /// The cursor just past `message`: a reader from it reads every message
+    /// after it in the global order.
+    ///
+    /// ```
+    /// # fn demo(message: &beckett::Envelope) {
+    /// let from_there = beckett::GlobalCursor::after(message);
+    /// assert_eq!(from_there.frontier().global_position, message.global_position);
+    /// # }
+    /// ```
+    pub fn after(message: &super::Envelope) -> Self {
+        Self::new(
+            Place {
+                transaction_id: message.transaction_id,
+                global_position: message.global_position,
+            },
+            Vec::new(),
+        )
+    }
+
     /// Everything up to here is read, except what [`pending`](Self::pending)
     /// lists.
     pub fn frontier(&self) -> Place {

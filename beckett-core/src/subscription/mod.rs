@@ -2,19 +2,22 @@
 //! receive, and what operators do with the subscriptions and checkpoints
 //! they leave in the store.
 
+mod checkpoints;
 pub(crate) mod context;
-mod failed;
 mod handler;
 pub(crate) mod registered;
 pub(crate) mod registry;
 
 pub use crate::error::BoxError;
 pub use crate::selection::Selection;
-pub use crate::state::CheckpointInfo;
+pub use crate::state::{
+    CheckpointFilter, CheckpointInfo, CheckpointKey, CheckpointStatus, ResetOutcome,
+    SubscriptionInfo,
+};
+pub use checkpoints::Checkpoints;
 pub use context::{Context, TransactionGuard};
-pub use failed::FailedCheckpoints;
 pub use handler::{HandlerFuture, MessageSet};
-pub use registered::Subscriptions;
+pub use registered::{ResetTo, Subscriptions};
 pub use registry::{linked_groups, Groups, MessageTypeDescriptor, Start, SubscriptionDescriptor};
 
 #[doc(hidden)]

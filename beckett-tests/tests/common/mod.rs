@@ -5,7 +5,7 @@
 pub mod workers;
 
 use beckett::postgres::PostgresTransaction;
-use beckett::subscription::TransactionGuard;
+use beckett::subscription::{CheckpointFilter, CheckpointStatus, TransactionGuard};
 use beckett::{
     Beckett, Context, Envelope, GlobalCursor, Message, MessageStorage, NewMessage, PostgresStore,
 };
@@ -178,5 +178,48 @@ where
     while !check().await {
         assert!(Instant::now() < deadline, "timed out waiting until {what}");
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The failed checkpoints of the test's database, as the tests look at
+/// them: a group's, or all.
+pub struct Failed(beckett::subscription::Checkpoints);
+
+impl Failed {
+    pub fn new(pool: &PgPool) -> Self {
+        Self(beckett::subscription::Checkpoints::new(PostgresStore::new(
+            pool.clone(),
+        )))
+    }
+
+    pub async fn list(
+        &self,
+        group: Option<&str>,
+    ) -> beckett::Result<Vec<beckett::subscription::CheckpointInfo>> {
+        let mut filter = CheckpointFilter::default().status(CheckpointStatus::Failed);
+        filter.group = group.map(str::to_owned);
+        self.0.list(&filter, None, 1000).await
+    }
+
+    /// Retries one failed checkpoint; whether it was failed.
+    pub async fn retry(
+        &self,
+        group: &str,
+        subscription: &str,
+        stream: &str,
+    ) -> beckett::Result<bool> {
+        let one = CheckpointFilter::one(group, subscription, stream);
+        Ok(self.0.retry(&one).await? == 1)
+    }
+
+    /// Skips one failed checkpoint's message; whether it was failed.
+    pub async fn skip(
+        &self,
+        group: &str,
+        subscription: &str,
+        stream: &str,
+    ) -> beckett::Result<bool> {
+        let one = CheckpointFilter::one(group, subscription, stream);
+        Ok(self.0.skip(&one).await? == 1)
     }
 }
