@@ -540,6 +540,23 @@ pub async fn last_message<S: MessageStorage + ?Sized>(store: &Arc<S>) {
     );
 }
 
+/// A message is found by its id, as a read of its stream returns it; an id
+/// the store does not hold finds nothing.
+pub async fn message_by_id<S: MessageStorage + ?Sized>(store: &Arc<S>) {
+    let store = &**store;
+    let stream = unique("ById-");
+    accepted(store, &stream, ExpectedVersion::Any, pings(3)).await;
+    accepted(store, &format!("{stream}0"), ExpectedVersion::Any, pings(2)).await;
+    for read in store.read_stream(&stream, 1, 10).await.unwrap() {
+        let found = store.message(read.id).await.unwrap();
+        let found = found.unwrap_or_else(|| panic!("message {} of `{stream}` not found", read.id));
+        assert_eq!(found, read, "message {} found by its id", read.id);
+    }
+    let unknown = uuid::Uuid::now_v7();
+    let found = store.message(unknown).await.unwrap();
+    assert!(found.is_none(), "an id never appended found {found:?}");
+}
+
 /// An append holding a message whose id the store holds, or two messages
 /// of one id, is `DuplicateMessageId` naming the stream, and writes
 /// nothing.

@@ -98,6 +98,10 @@ impl MessageStorage for MemoryStore {
         self.log().last(stream)
     }
 
+    async fn message_raw(&self, id: Uuid) -> Result<Option<RawMessage>> {
+        Ok(self.log().message(id))
+    }
+
     async fn head(&self) -> Result<GlobalCursor> {
         Ok(self.log().head())
     }
@@ -131,7 +135,8 @@ pub struct MessageLog {
     all: Vec<RawMessage>,
     /// Per stream, the indexes in `all` of its messages, in stream order.
     streams: HashMap<String, Vec<usize>>,
-    ids: HashSet<Uuid>,
+    /// The index in `all` of each message, by id.
+    ids: HashMap<Uuid, usize>,
 }
 
 impl MessageLog {
@@ -156,7 +161,7 @@ impl MessageLog {
         let mut batch = HashSet::with_capacity(messages.len());
         if messages
             .iter()
-            .any(|m| self.ids.contains(&m.id) || !batch.insert(m.id))
+            .any(|m| self.ids.contains_key(&m.id) || !batch.insert(m.id))
         {
             return Err(Error::DuplicateMessageId {
                 stream: stream.to_owned(),
@@ -179,7 +184,7 @@ impl MessageLog {
         for message in messages {
             let global_position = self.all.len() as i64 + 1;
             indexes.push(self.all.len());
-            self.ids.insert(message.id);
+            self.ids.insert(message.id, self.all.len());
             self.all.push(RawMessage {
                 envelope: Envelope {
                     id: message.id,
@@ -233,6 +238,12 @@ impl MessageLog {
         validate_stream_name(stream)?;
         let last = self.streams.get(stream).and_then(|s| s.last());
         Ok(last.map(|&i| self.all[i].clone()))
+    }
+
+    /// The message whose id is `id`, as [`MessageStorage::message_raw`]
+    /// reads it.
+    pub fn message(&self, id: Uuid) -> Option<RawMessage> {
+        self.ids.get(&id).map(|&i| self.all[i].clone())
     }
 
     /// The cursor past every message, as [`MessageStorage::head`] says.

@@ -5,10 +5,11 @@ use crate::announce::Announcer;
 use crate::error::{db, has_code};
 use crate::sql::{channel, limit_to_sql, Batch};
 use beckett_core::scheduling::Due;
-use beckett_core::state::{Delivered, DueMessage};
+use beckett_core::state::{Delivered, DueMessage, ScheduledInfo};
 use beckett_core::store::validate_stream_name;
 use beckett_core::{Error, NewMessage, Result, Schema};
-use sqlx::{PgConnection, PgPool};
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, PgPool, Row};
 use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
@@ -27,6 +28,20 @@ enum Streams<'a> {
 /// (`lock_not_available`).
 fn waited_for_a_lock(error: &Error) -> bool {
     has_code(error, "55P03")
+}
+
+/// A scheduled message as the listing returns it.
+fn scheduled_info(row: &PgRow) -> sqlx::Result<ScheduledInfo> {
+    Ok(ScheduledInfo {
+        id: row.try_get("id")?,
+        stream: row.try_get("stream_name")?,
+        message_type: row.try_get("type")?,
+        data: row.try_get("data")?,
+        metadata: row.try_get("metadata")?,
+        deliver_at: row.try_get("deliver_at")?,
+        scheduled_at: row.try_get("scheduled_at")?,
+        taken_until: row.try_get("taken_until")?,
+    })
 }
 
 /// Scheduled messages: kept until due, then moved into the store.
@@ -72,6 +87,35 @@ impl Scheduled {
             .await
             .map_err(db)?;
         Ok(batch.ids[0])
+    }
+
+    /// Up to `limit` scheduled messages still to deliver, of streams
+    /// starting with `stream_prefix` if given, in due order.
+    pub async fn list(
+        &self,
+        stream_prefix: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<ScheduledInfo>> {
+        let rows = sqlx::query(&self.sql.list)
+            .bind(stream_prefix)
+            .bind(limit_to_sql(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        rows.iter()
+            .map(|row| scheduled_info(row).map_err(db))
+            .collect()
+    }
+
+    /// Makes a scheduled message still waiting due now, waking the
+    /// schedulers; false if it is not waiting.
+    pub async fn deliver_now(&self, id: Uuid) -> Result<bool> {
+        let woken = sqlx::query(&self.sql.deliver_now)
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(woken.len() == 1)
     }
 
     /// Cancels a scheduled message still waiting, on `conn`.
@@ -203,6 +247,8 @@ impl Scheduled {
 pub(crate) struct Statements {
     schedule: String,
     cancel: String,
+    list: String,
+    deliver_now: String,
     deliver: String,
     take: String,
     delivered: String,
@@ -232,6 +278,22 @@ impl Statements {
             cancel: format!(
                 "DELETE FROM {s}.scheduled_messages
                  WHERE id = $1 AND (taken_until IS NULL OR taken_until < now())"
+            ),
+            list: format!(
+                "SELECT id, stream_name, type, data, metadata, deliver_at, scheduled_at,
+                     CASE WHEN taken_until > now() THEN taken_until END AS taken_until
+                 FROM {s}.scheduled_messages
+                 WHERE $1::text IS NULL OR starts_with(stream_name, $1)
+                 ORDER BY deliver_at, sequence
+                 LIMIT $2"
+            ),
+            deliver_now: format!(
+                "WITH moved AS (
+                    UPDATE {s}.scheduled_messages SET deliver_at = least(deliver_at, clock_timestamp())
+                    WHERE id = $1 AND (taken_until IS NULL OR taken_until < now())
+                    RETURNING id
+                )
+                SELECT pg_notify('{channel}', '') FROM moved"
             ),
             // A message taken falls due again when its lease ends, if it
             // was not recorded delivered by then, in its place among the

@@ -10,7 +10,8 @@ use beckett_core::scheduling::Due;
 use beckett_core::state::{
     CheckpointFilter, CheckpointInfo, CheckpointKey, Completed, Cursor, DeclaredJob, Delivered,
     DueMessage, EngineStorage, Failure, KnownJob, Leadership, Raise, Registered, RemovedJob,
-    Reservation, Reserved, ResetOutcome, StartAt, StateTransaction, SubscriptionInfo, Wakeup,
+    Reservation, Reserved, ResetOutcome, ScheduledInfo, StartAt, StateTransaction,
+    SubscriptionInfo, Wakeup,
 };
 use beckett_core::subscription::Selection;
 use beckett_core::{NewMessage, Result};
@@ -146,6 +147,18 @@ impl EngineStorage for PostgresStore {
 
     async fn cancel_scheduled(&self, id: Uuid) -> Result<bool> {
         PostgresStore::cancel_scheduled(self, id).await
+    }
+
+    async fn scheduled(
+        &self,
+        stream_prefix: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<ScheduledInfo>> {
+        self.scheduled.list(stream_prefix, limit).await
+    }
+
+    async fn deliver_now(&self, id: Uuid) -> Result<bool> {
+        self.scheduled.deliver_now(id).await
     }
 
     async fn deliver_due(&self, limit: usize) -> Result<Delivered> {

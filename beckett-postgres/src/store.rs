@@ -403,6 +403,15 @@ impl MessageStorage for PostgresStore {
         row.as_ref().map(raw_message).transpose()
     }
 
+    async fn message_raw(&self, id: Uuid) -> Result<Option<RawMessage>> {
+        let row = sqlx::query(&self.sql.read_by_id)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        row.as_ref().map(raw_message).transpose()
+    }
+
     async fn head(&self) -> Result<GlobalCursor> {
         let (transaction_id, global_position, pending): (i64, i64, Json<Vec<Pending>>) =
             sqlx::query_as(&self.sql.head)
@@ -481,6 +490,7 @@ struct Statements {
     stream_version: String,
     read_stream: String,
     read_last: String,
+    read_by_id: String,
     read_global: String,
     head: String,
 }
@@ -533,6 +543,7 @@ impl Statements {
                 WHERE stream_name = $1
                 ORDER BY stream_position DESC LIMIT 1"
             ),
+            read_by_id: format!("SELECT {columns} FROM {s}.messages WHERE id = $1"),
             head: format!("SELECT {END_COLUMNS} FROM {}", end_of(&s)),
             // One statement, so one snapshot: the messages it shows
             // committed past the cursor, those of the transactions the

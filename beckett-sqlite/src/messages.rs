@@ -100,6 +100,15 @@ impl MessageStorage for SqliteStore {
             .await
     }
 
+    async fn message_raw(&self, id: Uuid) -> Result<Option<RawMessage>> {
+        self.readers()
+            .read(move |connection| {
+                let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?1");
+                Ok(query_messages(connection, &sql, [id.as_bytes()])?.pop())
+            })
+            .await
+    }
+
     async fn head(&self) -> Result<GlobalCursor> {
         self.readers().read(head).await
     }

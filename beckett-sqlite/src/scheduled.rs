@@ -4,12 +4,12 @@
 
 use crate::checkpoints::{now, span};
 use crate::error::sqlite;
-use crate::messages::{append, limit_to_sql, micros};
+use crate::messages::{append, from_micros, limit_to_sql, micros};
 use beckett_core::scheduling::Due;
-use beckett_core::state::{DeclaredJob, DueMessage, KnownJob, RemovedJob};
+use beckett_core::state::{DeclaredJob, DueMessage, KnownJob, RemovedJob, ScheduledInfo};
 use beckett_core::store::validate_stream_name;
 use beckett_core::{Encoded, Error, ExpectedVersion, NewMessage, Result};
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, Row};
 use serde_json::Value;
 use std::time::Duration;
 use uuid::Uuid;
@@ -65,6 +65,55 @@ pub(crate) fn cancel(connection: &Connection, id: Uuid) -> Result<bool> {
         )
         .map_err(sqlite)?;
     Ok(deleted > 0)
+}
+
+/// Up to `limit` scheduled messages still to deliver, of streams whose
+/// names start with `stream_prefix` if given, in due order.
+pub(crate) fn scheduled(
+    connection: &Connection,
+    stream_prefix: Option<&str>,
+    limit: usize,
+) -> Result<Vec<ScheduledInfo>> {
+    let now = now();
+    connection
+        .prepare_cached(
+            "SELECT id, stream_name, type, data, metadata, deliver_at, scheduled_at, taken_until
+             FROM scheduled_messages
+             WHERE ?1 IS NULL OR substr(stream_name, 1, length(?1)) = ?1
+             ORDER BY deliver_at, sequence LIMIT ?2",
+        )
+        .and_then(|mut s| {
+            s.query_map(params![stream_prefix, limit_to_sql(limit)], |row| {
+                let taken_until: Option<i64> = row.get(7)?;
+                Ok(ScheduledInfo {
+                    id: Uuid::from_bytes(row.get(0)?),
+                    stream: row.get(1)?,
+                    message_type: row.get(2)?,
+                    data: json(row, 3)?,
+                    metadata: json(row, 4)?,
+                    deliver_at: from_micros(row.get(5)?),
+                    scheduled_at: from_micros(row.get(6)?),
+                    // A lease that ended holds the message no longer.
+                    taken_until: taken_until.filter(|&until| until > now).map(from_micros),
+                })
+            })?
+            .collect()
+        })
+        .map_err(sqlite)
+}
+
+/// Makes a scheduled message still waiting due now; false if none was.
+pub(crate) fn deliver_now(connection: &Connection, id: Uuid) -> Result<bool> {
+    let moved = connection
+        .prepare_cached(
+            // A message taken for a message store elsewhere may be
+            // appended already.
+            "UPDATE scheduled_messages SET deliver_at = min(deliver_at, ?2)
+             WHERE id = ?1 AND (taken_until IS NULL OR taken_until < ?2)",
+        )
+        .and_then(|mut s| s.execute(params![id.as_bytes(), now()]))
+        .map_err(sqlite)?;
+    Ok(moved > 0)
 }
 
 /// Appends up to `limit` due messages to their streams and forgets them;
@@ -144,21 +193,23 @@ fn due_now(connection: &Connection, now: i64, limit: usize) -> Result<Vec<(i64, 
         )
         .and_then(|mut s| {
             s.query_map(params![now, limit_to_sql(limit)], |row| {
-                let json = |column: usize| -> rusqlite::Result<Value> {
-                    let text: String = row.get(column)?;
-                    Ok(serde_json::from_str(&text).unwrap_or(Value::String(text)))
-                };
                 let message = Encoded {
                     id: Uuid::from_bytes(row.get(1)?),
                     message_type: row.get(3)?,
-                    data: json(4)?,
-                    metadata: json(5)?,
+                    data: json(row, 4)?,
+                    metadata: json(row, 5)?,
                 };
                 Ok((row.get(0)?, row.get(2)?, message))
             })?
             .collect()
         })
         .map_err(sqlite)
+}
+
+/// A column of JSON text as stored; text that is not JSON, as a string.
+fn json(row: &Row<'_>, column: usize) -> rusqlite::Result<Value> {
+    let text: String = row.get(column)?;
+    Ok(serde_json::from_str(&text).unwrap_or(Value::String(text)))
 }
 
 /// Forgets messages taken and appended elsewhere.

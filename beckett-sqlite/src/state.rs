@@ -10,7 +10,8 @@ use beckett_core::scheduling::Due;
 use beckett_core::state::{
     CheckpointFilter, CheckpointInfo, CheckpointKey, Completed, Cursor, DeclaredJob, Delivered,
     DueMessage, EngineStorage, Failure, KnownJob, Leadership, Raise, Registered, RemovedJob,
-    Reservation, Reserved, ResetOutcome, StartAt, StateTransaction, SubscriptionInfo, Wakeup,
+    Reservation, Reserved, ResetOutcome, ScheduledInfo, StartAt, StateTransaction,
+    SubscriptionInfo, Wakeup,
 };
 use beckett_core::subscription::Selection;
 use beckett_core::{Error, NewMessage, Result};
@@ -228,6 +229,28 @@ impl EngineStorage for SqliteStore {
 
     async fn cancel_scheduled(&self, id: Uuid) -> Result<bool> {
         self.writer().write(move |c| scheduled::cancel(c, id)).await
+    }
+
+    async fn scheduled(
+        &self,
+        stream_prefix: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<ScheduledInfo>> {
+        let stream_prefix = stream_prefix.map(str::to_owned);
+        self.readers()
+            .read(move |c| scheduled::scheduled(c, stream_prefix.as_deref(), limit))
+            .await
+    }
+
+    async fn deliver_now(&self, id: Uuid) -> Result<bool> {
+        let moved = self
+            .writer()
+            .write_statement(move |c| scheduled::deliver_now(c, id))
+            .await?;
+        if moved {
+            self.wake(Wakeup::Scheduled);
+        }
+        Ok(moved)
     }
 
     async fn deliver_due(&self, limit: usize) -> Result<Delivered> {

@@ -16,7 +16,7 @@ pub use beckett_postgres::{
     connect, connect_from_env, migrate, migrate_schema, migration_script, PostgresStore,
 };
 pub use runtime::{run, Beckett, Builder};
-pub use storage::{open, open_from_env, DEFAULT_SQLITE_FILE};
+pub use storage::{open, open_existing, open_from_env, DEFAULT_SQLITE_FILE};
 
 /// The Postgres backend: the message store and the engine's state in
 /// Postgres tables.

@@ -29,6 +29,42 @@ pub const DEFAULT_SQLITE_FILE: &str = "beckett.db";
 /// # Ok(()) }
 /// ```
 pub async fn open(url: Option<&str>, schema: &Schema, connections: u32) -> Result<Storage> {
+    opened(url, schema, connections, Migrate::Yes).await
+}
+
+/// Opens the storage a URL names as [`open`] does, but leaves a Postgres
+/// schema as it is, migrated or not: for tools that look at a store and
+/// must not change its schema, where migrations are applied some other way.
+/// A SQLite file is brought up to date on opening, as always.
+///
+/// ```no_run
+/// # async fn demo() -> beckett::Result<()> {
+/// use beckett::Schema;
+///
+/// let storage = beckett::open_existing(Some("postgres://localhost/app"), &Schema::default(), 2).await?;
+/// # Ok(()) }
+/// ```
+pub async fn open_existing(
+    url: Option<&str>,
+    schema: &Schema,
+    connections: u32,
+) -> Result<Storage> {
+    opened(url, schema, connections, Migrate::No).await
+}
+
+/// Whether opening a Postgres store migrates its schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Migrate {
+    Yes,
+    No,
+}
+
+async fn opened(
+    url: Option<&str>,
+    schema: &Schema,
+    connections: u32,
+    migrate: Migrate,
+) -> Result<Storage> {
     match url {
         None => {
             tracing::info!(
@@ -41,7 +77,9 @@ pub async fn open(url: Option<&str>, schema: &Schema, connections: u32) -> Resul
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
             let options = PgPoolOptions::new().max_connections(connections);
             let pool = connect_pool(url, options).await?;
-            migrate_schema(&pool, schema).await?;
+            if migrate == Migrate::Yes {
+                migrate_schema(&pool, schema).await?;
+            }
             Ok(postgres(PostgresStore::with_schema(pool, schema)))
         }
         Some(url) => Err(Error::Config {

@@ -9,7 +9,8 @@
 //! saying what it saw, when the store breaks a promise.
 //! [`state_store_tests!`](crate::state_store_tests) runs them all.
 //!
-//! [`scheduled_once`], [`scheduled_in_due_order`] and
+//! [`scheduled_once`], [`scheduled_in_due_order`],
+//! [`scheduled_listed_and_delivered_now`] and
 //! [`taken_for_elsewhere`] read the whole schedule
 //! (what is due next) and deliver or take whatever is due: they expect
 //! nothing else to schedule or deliver messages in the store while they
@@ -27,7 +28,10 @@ pub use checkpoints::{
     reservations_expire, retries_and_failures, tokens,
 };
 pub use operators::{operators_act_on_filters, pause_and_reset};
-pub use scheduling::{recurring_jobs, scheduled_in_due_order, scheduled_once, taken_for_elsewhere};
+pub use scheduling::{
+    recurring_jobs, scheduled_in_due_order, scheduled_listed_and_delivered_now, scheduled_once,
+    taken_for_elsewhere,
+};
 pub use signals::{transactions, transactions_in_the_global_order, wakeups};
 pub use subscriptions::{
     from_the_end_checkpoints_start_after_the_start, leadership, subscriptions,

@@ -261,6 +261,77 @@ pub async fn taken_for_elsewhere(storage: &Storage) {
 }
 
 /// Schedules `message` to `stream`.
+/// Scheduled messages still to deliver are listed in due order, by stream
+/// prefix, with what they hold; one delivered now is appended at the next
+/// round of delivery, before the others fall due, and then no longer
+/// listed.
+pub async fn scheduled_listed_and_delivered_now(storage: &Storage) {
+    let (engine, messages) = (&**storage.engine(), &**storage.messages());
+    let category = unique("Listed");
+    let [first, second] = ["1", "2"].map(|name| format!("{category}-{name}"));
+    let now = SystemTime::now();
+    let mut ids = Vec::new();
+    for (n, stream, later) in [(0, &first, 3), (1, &second, 1), (2, &first, 2)] {
+        let due = Due::from(now + LATER * later);
+        ids.push((schedule(engine, stream, ping(n), due).await, stream));
+    }
+    let listed = |prefix: String| async move {
+        let listed = engine.scheduled(Some(&prefix), 10).await;
+        listed.expect("listing scheduled messages")
+    };
+    let all = listed(format!("{category}-")).await;
+    let order: Vec<Uuid> = all.iter().map(|s| s.id).collect();
+    assert_eq!(
+        order,
+        [ids[1].0, ids[2].0, ids[0].0],
+        "the scheduled messages listed, in due order"
+    );
+    let one = &all[0];
+    assert_eq!(
+        (one.stream.as_str(), one.message_type.as_str(), &one.data),
+        (second.as_str(), crate::support::PING, ping(1).data()),
+        "a scheduled message as listed"
+    );
+    assert_eq!(one.taken_until, None, "a waiting message listed as taken");
+    let of_first = listed(first.clone()).await;
+    assert_eq!(of_first.len(), 2, "the messages scheduled for `{first}`");
+
+    let (soonest_of_first, _) = ids[2];
+    assert!(
+        engine
+            .deliver_now(soonest_of_first)
+            .await
+            .expect("delivering now"),
+        "delivering now a message still waiting"
+    );
+    deliver_due(storage, 100)
+        .await
+        .expect("delivering due messages");
+    let appended = read_all(messages, &first).await;
+    let appended: Vec<Uuid> = appended.iter().map(|m| m.id).collect();
+    assert_eq!(
+        appended,
+        [soonest_of_first],
+        "`{first}` after a round of delivery"
+    );
+    let left: Vec<Uuid> = listed(format!("{category}-"))
+        .await
+        .iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(left, [ids[1].0, ids[0].0], "the messages still scheduled");
+    assert!(
+        !engine
+            .deliver_now(soonest_of_first)
+            .await
+            .expect("delivering now"),
+        "delivering now a message delivered already"
+    );
+    for (id, _) in [ids[0], ids[1]] {
+        assert!(engine.cancel_scheduled(id).await.expect("cancelling"));
+    }
+}
+
 async fn schedule(engine: &dyn EngineStorage, stream: &str, message: NewMessage, due: Due) -> Uuid {
     engine
         .schedule(stream, message, due)

@@ -12,7 +12,7 @@ mod records;
 pub use records::{
     CheckpointFilter, CheckpointInfo, CheckpointKey, CheckpointStatus, Completed, Cursor,
     DeclaredJob, Delivered, DueMessage, Failure, KnownJob, Raise, Registered, RemovedJob,
-    Reservation, Reserved, ResetOutcome, StartAt, SubscriptionInfo,
+    Reservation, Reserved, ResetOutcome, ScheduledInfo, StartAt, SubscriptionInfo,
 };
 
 use crate::error::Result;
@@ -166,6 +166,20 @@ pub trait EngineStorage: Any + Send + Sync {
 
     /// Cancels a scheduled message still waiting; false if it was not.
     async fn cancel_scheduled(&self, id: Uuid) -> Result<bool>;
+
+    /// Up to `limit` scheduled messages still to deliver, of streams whose
+    /// names start with `stream_prefix` if given, in the order they fall
+    /// due.
+    async fn scheduled(
+        &self,
+        stream_prefix: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<ScheduledInfo>>;
+
+    /// Makes a scheduled message still waiting due now (one overdue keeps
+    /// its place), and wakes the scheduler; false if it is not waiting
+    /// (delivered, cancelled, or taken for delivery).
+    async fn deliver_now(&self, id: Uuid) -> Result<bool>;
 
     /// Appends up to `limit` due scheduled messages to their streams, each
     /// exactly once, in the store's own message store.

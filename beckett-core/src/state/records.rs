@@ -405,6 +405,28 @@ pub enum StartAt {
     After(GlobalCursor),
 }
 
+/// A scheduled message as an operator sees it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScheduledInfo {
+    /// Its id, which the appended message keeps.
+    pub id: Uuid,
+    /// The stream it is to be appended to.
+    pub stream: String,
+    /// Its type.
+    pub message_type: String,
+    /// Its data.
+    pub data: Value,
+    /// Its metadata, as stored.
+    pub metadata: Value,
+    /// When it falls due.
+    pub deliver_at: DateTime<Utc>,
+    /// When it was scheduled.
+    pub scheduled_at: DateTime<Utc>,
+    /// Until when a process delivering it to a message store elsewhere has
+    /// it, while one does.
+    pub taken_until: Option<DateTime<Utc>>,
+}
+
 /// A scheduled message taken for delivery to a message store elsewhere.
 #[derive(Debug, Clone)]
 pub struct DueMessage {

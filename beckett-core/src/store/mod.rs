@@ -18,6 +18,7 @@ use crate::message::{Encoded, NewMessage};
 use crate::version::ExpectedVersion;
 use futures_util::stream::BoxStream;
 use std::any::Any;
+use uuid::Uuid;
 
 /// A batch to append, as a store writes it: the stream's name checked, and
 /// each message's type checked and its metadata encoded. What every store
@@ -151,6 +152,39 @@ pub trait MessageStorage: Any + Send + Sync {
     /// itself, and this is asked only of a message store elsewhere.
     fn appended(&self) -> Option<BoxStream<'static, ()>> {
         None
+    }
+
+    /// The message whose id is `id`, if the store holds it, its metadata
+    /// as stored. By default the global order is read from the start until
+    /// it turns up: a store that indexes ids answers at once.
+    async fn message_raw(&self, id: Uuid) -> Result<Option<RawMessage>> {
+        let mut cursor = GlobalCursor::START;
+        loop {
+            let read = self.read_global_raw(&cursor, 1000, None).await?;
+            if read.messages.is_empty() {
+                return Ok(None);
+            }
+            if let Some(found) = read.messages.into_iter().find(|m| m.envelope.id == id) {
+                return Ok(Some(found));
+            }
+            cursor = read.cursor;
+        }
+    }
+
+    /// The message whose id is `id`, if the store holds it.
+    ///
+    /// ```no_run
+    /// # async fn demo(store: &dyn beckett::MessageStorage, id: uuid::Uuid) -> beckett::Result<()> {
+    /// if let Some(message) = store.message(id).await? {
+    ///     println!("{} #{}: {}", message.stream, message.position, message.message_type);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    async fn message(&self, id: Uuid) -> Result<Option<Envelope>> {
+        self.message_raw(id)
+            .await?
+            .map(RawMessage::decode)
+            .transpose()
     }
 
     /// A reader of the global order for one consumer that follows it for
