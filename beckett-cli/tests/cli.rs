@@ -1,0 +1,176 @@
+//! The `beckett` command against real stores: each command run as a
+//! process, as an operator runs it, and its effect read back through the
+//! library.
+
+use beckett::scheduling::Due;
+use beckett::subscription::{CheckpointFilter, CheckpointStatus, Checkpoints, Subscriptions};
+use beckett::{Beckett, Envelope, ExpectedVersion, MessageStorage, NewMessage, PostgresStore};
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+#[beckett::subscription(group = "Cli", category = "Order", max_retries = 0)]
+async fn orders(envelope: Envelope) -> Result<(), beckett::BoxError> {
+    match envelope.data["fail"] == true {
+        true => Err(format!("refused at {}", envelope.stream).into()),
+        false => Ok(()),
+    }
+}
+
+/// Runs `beckett` with `args` on the database at `url`.
+fn beckett(url: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_beckett"))
+        .args(args)
+        .env("DATABASE_URL", url)
+        .output()
+        .expect("the beckett command runs")
+}
+
+/// Runs `beckett`, which must succeed; returns what it printed.
+fn ok(url: &str, args: &[&str]) -> String {
+    let output = beckett(url, args);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "beckett {args:?} failed: {stderr}");
+    String::from_utf8(output.stdout).expect("UTF-8 output")
+}
+
+/// Runs `beckett` with `--json`; returns what it printed, parsed.
+fn json(url: &str, args: &[&str]) -> Value {
+    let args: Vec<&str> = args.iter().copied().chain(["--json"]).collect();
+    let printed = ok(url, &args);
+    serde_json::from_str(&printed).unwrap_or_else(|e| panic!("{printed}: {e}"))
+}
+
+/// Runs `beckett`, which must fail; returns what it said on stderr.
+fn refused(url: &str, args: &[&str]) -> String {
+    let output = beckett(url, args);
+    assert!(!output.status.success(), "beckett {args:?} succeeded");
+    String::from_utf8(output.stderr).expect("UTF-8 output")
+}
+
+/// The URL of the test's own database.
+fn url_of(pool: &PgPool) -> String {
+    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL names the test server");
+    let server = base
+        .rsplit_once('/')
+        .map_or(base.as_str(), |(server, _)| server);
+    let options = pool.connect_options();
+    let database = options.get_database().expect("a database");
+    format!("{server}/{database}")
+}
+
+#[sqlx::test(migrations = false)]
+async fn operators_commands_on_postgres(pool: PgPool) {
+    let url = url_of(&pool);
+    assert_eq!(json(&url, &["migrate"]), json!({ "migrated": 1 }));
+    assert!(ok(&url, &["migration-script"]).contains("CREATE TABLE"));
+
+    let store = PostgresStore::new(pool.clone());
+    let order = |fail: bool| NewMessage::from_json("OrderPlaced", json!({ "fail": fail }));
+    for (stream, fail) in [("Order-1", true), ("Order-2", true), ("Order-3", false)] {
+        store
+            .append(stream, ExpectedVersion::Any, vec![order(fail)])
+            .await
+            .unwrap();
+    }
+    let engine = Beckett::builder()
+        .pool(pool.clone())
+        .groups(["Cli"])
+        .poll_interval(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    let (finish, finished) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(engine.run_until(async move {
+        let _ = finished.await;
+    }));
+    let checkpoints = Checkpoints::new(store.clone());
+    let failed = CheckpointFilter::default().status(CheckpointStatus::Failed);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while checkpoints.count(&failed).await.unwrap() < 2 {
+        assert!(Instant::now() < deadline, "two streams fail");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    finish.send(()).unwrap();
+    running.await.unwrap().unwrap();
+
+    let listed = json(&url, &["failed"]);
+    let streams: Vec<&str> = listed
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|c| c["stream"].as_str().unwrap())
+        .collect();
+    assert_eq!(streams, ["Order-1", "Order-2"]);
+    assert_eq!(listed[0]["status"], "failed");
+    let table = ok(&url, &["failed", "--group", "Cli"]);
+    assert!(
+        table.starts_with("GROUP") && table.contains("refused at Order-2"),
+        "{table}"
+    );
+
+    let unnamed = refused(&url, &["retry"]);
+    assert!(unnamed.contains("--all"), "{unnamed}");
+    assert_eq!(
+        json(&url, &["retry", "--stream", "Order-1"]),
+        json!({ "retried": 1 })
+    );
+    let retrying = CheckpointFilter::default().status(CheckpointStatus::Retry);
+    assert_eq!(checkpoints.count(&retrying).await.unwrap(), 1);
+    assert_eq!(ok(&url, &["skip", "--all"]), "skipped: 1\n");
+    assert_eq!(checkpoints.count(&failed).await.unwrap(), 0);
+
+    let subscriptions = Subscriptions::new(store.clone());
+    let listed = json(&url, &["subscriptions"]);
+    assert_eq!(listed[0]["name"], "orders", "{listed}");
+    assert_eq!(ok(&url, &["pause", "Cli", "orders"]), "paused: 1\n");
+    assert!(subscriptions.list(Some("Cli")).await.unwrap()[0].paused);
+    assert_eq!(ok(&url, &["resume", "Cli", "orders"]), "resumed: 1\n");
+    assert!(!subscriptions.list(Some("Cli")).await.unwrap()[0].paused);
+    let unknown = refused(&url, &["pause", "Cli", "nobody"]);
+    assert!(unknown.contains("no subscription `nobody`"), "{unknown}");
+
+    assert_eq!(
+        ok(&url, &["reset", "Cli", "orders", "--to", "start"]),
+        "reset: 1\n"
+    );
+    let after_reset = &subscriptions.list(Some("Cli")).await.unwrap()[0];
+    assert_eq!(after_reset.checkpoints, 0, "{after_reset:?}");
+    let third = store.read_stream("Order-3", 1, 1).await.unwrap();
+    let id = third[0].id.to_string();
+    assert_eq!(
+        ok(&url, &["reset", "Cli", "orders", "--to", &id]),
+        "reset: 1\n"
+    );
+    let cursor = &subscriptions.list(Some("Cli")).await.unwrap()[0].cursor;
+    assert_eq!(cursor.frontier().global_position, third[0].global_position);
+    let bogus = refused(&url, &["reset", "Cli", "orders", "--to", "yesterday"]);
+    assert!(bogus.contains("`yesterday`"), "{bogus}");
+
+    let later = NewMessage::from_json("Reminder", json!({}));
+    let id = store
+        .schedule("Reminder-1", later, Due::In(Duration::from_secs(3600)))
+        .await
+        .unwrap()
+        .to_string();
+    let scheduled = json(&url, &["scheduled", "--stream-prefix", "Reminder-"]);
+    assert_eq!(scheduled[0]["id"], id.as_str(), "{scheduled}");
+    assert_eq!(ok(&url, &["deliver-now", &id]), "due now: 1\n");
+    assert_eq!(ok(&url, &["cancel", &id]), "cancelled: 1\n");
+    let gone = refused(&url, &["cancel", &id]);
+    assert!(gone.contains("is waiting"), "{gone}");
+}
+
+#[test]
+fn a_sqlite_file_is_migrated_and_listed() {
+    let dir = std::env::temp_dir().join(format!("beckett-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite:{}", dir.join("cli.db").display());
+    assert_eq!(json(&url, &["migrate"]), json!({ "migrated": 1 }));
+    assert_eq!(json(&url, &["subscriptions"]), json!([]));
+    assert_eq!(
+        ok(&url, &["failed"]),
+        "GROUP  SUBSCRIPTION  STREAM  POSITION  VERSION  STATUS  ATTEMPTS  LAST ERROR\n"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
