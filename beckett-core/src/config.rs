@@ -2,6 +2,7 @@
 
 use crate::error::{Error, Result};
 use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 /// The longest schema name: its notification channels (`{schema}_checkpoints`
@@ -144,6 +145,13 @@ pub struct Config {
     /// How long in-flight handlers may run on after a shutdown signal
     /// (`BECKETT_SHUTDOWN_GRACE`, default 30s).
     pub shutdown_grace: Duration,
+    /// Where `beckett::run` serves the operators' dashboard, if anywhere
+    /// (`BECKETT_DASHBOARD`: a port, served on loopback, or an address such
+    /// as `0.0.0.0:9090` to serve beyond this machine; default none).
+    pub dashboard: Option<SocketAddr>,
+    /// Whether that dashboard only shows, and changes nothing
+    /// (`BECKETT_DASHBOARD_READ_ONLY`, `true` or `false`, default false).
+    pub dashboard_read_only: bool,
 }
 
 impl Default for Config {
@@ -164,6 +172,8 @@ impl Default for Config {
             retry_base_delay: Duration::from_secs(1),
             retry_max_delay: Duration::from_secs(300),
             shutdown_grace: Duration::from_secs(30),
+            dashboard: None,
+            dashboard_read_only: false,
         }
     }
 }
@@ -255,6 +265,20 @@ impl Config {
                 .parse()
                 .map_err(|_| invalid(name, &format!("{value:?} is not a whole number")))?;
         }
+        if let Some((name, value)) = var("BECKETT_DASHBOARD") {
+            config.dashboard = Some(dashboard_address(&value).ok_or_else(|| {
+                invalid(
+                    name,
+                    &format!("{value:?} is neither a port nor an address like \"0.0.0.0:9090\""),
+                )
+            })?);
+        }
+        if let Some((name, value)) = var("BECKETT_DASHBOARD_READ_ONLY") {
+            config.dashboard_read_only = value
+                .trim()
+                .parse()
+                .map_err(|_| invalid(name, &format!("{value:?} is neither true nor false")))?;
+        }
         for (name, slot) in [
             (
                 "BECKETT_RESERVATION_TIMEOUT",
@@ -278,6 +302,15 @@ fn invalid(setting: &'static str, reason: &str) -> Error {
     Error::Config {
         setting,
         reason: reason.to_owned(),
+    }
+}
+
+/// A port, on loopback, or a whole address.
+pub(crate) fn dashboard_address(text: &str) -> Option<SocketAddr> {
+    let text = text.trim();
+    match text.parse::<u16>() {
+        Ok(port) => Some(SocketAddr::from((Ipv4Addr::LOCALHOST, port))),
+        Err(_) => text.parse().ok(),
     }
 }
 
@@ -328,12 +361,18 @@ mod tests {
             ("BECKETT_CONCURRENCY", "7"),
             ("BECKETT_POLL_INTERVAL", "250ms"),
             ("BECKETT_SCHEMA", "events"),
+            ("BECKETT_DASHBOARD", "9090"),
+            ("BECKETT_DASHBOARD_READ_ONLY", "true"),
         ])
         .unwrap();
         assert_eq!(config.groups.unwrap(), ["Billing", "Shipping"]);
         assert_eq!(config.concurrency, 7);
         assert_eq!(config.poll_interval, Duration::from_millis(250));
         assert_eq!(config.schema.as_str(), "events");
+        assert_eq!(config.dashboard, Some(([127, 0, 0, 1], 9090).into()));
+        assert!(config.dashboard_read_only);
+        let everywhere = from(&[("BECKETT_DASHBOARD", "0.0.0.0:80")]).unwrap();
+        assert_eq!(everywhere.dashboard, Some(([0, 0, 0, 0], 80).into()));
     }
 
     #[test]
@@ -344,6 +383,8 @@ mod tests {
             ("BECKETT_POLL_INTERVAL", "fast"),
             ("BECKETT_MAX_RETRIES", "-1"),
             ("BECKETT_GROUPS", " , "),
+            ("BECKETT_DASHBOARD", "somewhere"),
+            ("BECKETT_DASHBOARD_READ_ONLY", "yes"),
         ] {
             let error = from(&[(name, value)]).unwrap_err();
             assert!(

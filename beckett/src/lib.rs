@@ -24,6 +24,13 @@ pub mod postgres {
     pub use beckett_postgres::*;
 }
 
+/// The operators' dashboard: an axum router to mount, or served by
+/// [`run`] when `BECKETT_DASHBOARD` says where.
+#[cfg(feature = "dashboard")]
+pub mod dashboard {
+    pub use beckett_dashboard::*;
+}
+
 /// The embedded SQLite backend: the message store in one file, or in
 /// memory, with no server.
 pub mod sqlite {

@@ -156,8 +156,41 @@ impl Beckett {
             Some(Followed(messages)) => Storage::beside(messages, storage.engine().clone()),
             None => storage,
         };
-        engine::run_until(self.config, storage, groups, signal).await
+        #[cfg(feature = "dashboard")]
+        let dashboard = serve_dashboard(&self.config, &storage).await?;
+        let ran = engine::run_until(self.config, storage, groups, signal).await;
+        #[cfg(feature = "dashboard")]
+        if let Some(dashboard) = dashboard {
+            dashboard.abort();
+        }
+        ran
     }
+}
+
+/// Serves the dashboard where the settings say, if they say; a port that
+/// cannot be listened on stops the start.
+#[cfg(feature = "dashboard")]
+async fn serve_dashboard(
+    config: &beckett_core::Config,
+    storage: &Storage,
+) -> Result<Option<tokio::task::JoinHandle<()>>> {
+    let Some(address) = config.dashboard else {
+        return Ok(None);
+    };
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|error| Error::Config {
+            setting: "BECKETT_DASHBOARD",
+            reason: format!("cannot listen on {address}: {error}"),
+        })?;
+    let dashboard =
+        crate::dashboard::Dashboard::on(storage.clone()).read_only(config.dashboard_read_only);
+    tracing::info!(%address, read_only = config.dashboard_read_only, "serving the dashboard");
+    Ok(Some(tokio::spawn(async move {
+        if let Err(error) = dashboard.serve(listener).await {
+            tracing::error!(%error, "the dashboard stopped serving");
+        }
+    })))
 }
 
 /// Sets what [`Beckett`] runs with; every setting has a default, and
@@ -307,6 +340,23 @@ impl Builder {
     /// How long in-flight handlers may run on after a shutdown signal.
     pub fn shutdown_grace(mut self, grace: Duration) -> Self {
         self.config.shutdown_grace = grace;
+        self
+    }
+
+    /// Serves the operators' dashboard at `address` while running: use a
+    /// loopback address unless something in front of it (a proxy with its
+    /// own authentication) guards it.
+    ///
+    /// ```
+    /// let beckett = beckett::Beckett::builder()
+    ///     .dashboard(([127, 0, 0, 1], 9090).into(), false)
+    ///     .build()?;
+    /// # Ok::<(), beckett::Error>(())
+    /// ```
+    #[cfg(feature = "dashboard")]
+    pub fn dashboard(mut self, address: std::net::SocketAddr, read_only: bool) -> Self {
+        self.config.dashboard = Some(address);
+        self.config.dashboard_read_only = read_only;
         self
     }
 
