@@ -20,6 +20,7 @@ mod selection;
 pub mod state;
 pub mod store;
 pub mod subscription;
+pub mod telemetry;
 mod version;
 
 pub use backoff::Backoff;

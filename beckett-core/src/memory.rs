@@ -8,6 +8,7 @@ use crate::store::{
     encode_batch, validate_stream_name, Appended, Envelope, GlobalCursor, GlobalRead,
     MessageStorage, RawMessage,
 };
+use crate::telemetry;
 use crate::version::ExpectedVersion;
 use chrono::{DateTime, Utc};
 use futures_util::stream::BoxStream;
@@ -66,14 +67,18 @@ impl MessageStorage for MemoryStore {
         expected: ExpectedVersion,
         messages: Vec<NewMessage>,
     ) -> Result<Appended> {
-        let encoded = encode_batch(stream, messages)?;
-        let appended = {
-            let mut log = self.log();
-            log.check(stream, expected, &encoded)?;
-            log.push(stream, encoded, Utc::now())
-        };
-        self.appends.signal();
-        Ok(appended)
+        let count = messages.len();
+        telemetry::appending(stream, count, async {
+            let encoded = encode_batch(stream, messages)?;
+            let appended = {
+                let mut log = self.log();
+                log.check(stream, expected, &encoded)?;
+                log.push(stream, encoded, Utc::now())
+            };
+            self.appends.signal();
+            Ok(appended)
+        })
+        .await
     }
 
     async fn read_stream_raw(

@@ -309,8 +309,12 @@ impl NewMessage {
     /// assert!(NewMessage::from_json("", serde_json::json!({})).encode().is_err());
     /// # Ok::<(), beckett::Error>(())
     /// ```
-    pub fn encode(self) -> Result<Encoded> {
+    pub fn encode(mut self) -> Result<Encoded> {
         validate_type_name(&self.message_type)?;
+        // The span appending it, for the handlers' spans to follow.
+        if self.metadata.traceparent.is_none() {
+            self.metadata.traceparent = crate::telemetry::traceparent();
+        }
         let metadata = serde_json::to_value(&self.metadata).map_err(|source| Error::Encode {
             message_type: self.message_type.clone(),
             source,

@@ -12,6 +12,7 @@ use crate::sql::{
 use beckett_core::scheduling::Due;
 use beckett_core::store::{validate_stream_name, GlobalReader};
 use beckett_core::store::{Pending, Place};
+use beckett_core::telemetry;
 use beckett_core::{
     Appended, Error, ExpectedVersion, GlobalCursor, GlobalRead, MessageStorage, NewMessage,
     RawMessage, Result, Schema,
@@ -223,6 +224,19 @@ impl PostgresStore {
     }
 
     async fn append_on(
+        &self,
+        conn: &mut PgConnection,
+        stream: &str,
+        expected: ExpectedVersion,
+        messages: Vec<NewMessage>,
+    ) -> Result<Appended> {
+        let count = messages.len();
+        let append = self.write_append(conn, stream, expected, messages);
+        telemetry::appending(stream, count, append).await
+    }
+
+    /// Writes an append's messages, if the expected version holds.
+    async fn write_append(
         &self,
         conn: &mut PgConnection,
         stream: &str,

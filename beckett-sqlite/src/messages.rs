@@ -5,6 +5,7 @@ use crate::error::sqlite;
 use crate::SqliteStore;
 use beckett_core::state::Wakeup;
 use beckett_core::store::{encode_batch, validate_stream_name};
+use beckett_core::telemetry;
 use beckett_core::{
     Appended, DecodeError, Encoded, Envelope, Error, ExpectedVersion, GlobalCursor, GlobalRead,
     MessageStorage, NewMessage, RawMessage, Result,
@@ -25,19 +26,23 @@ impl MessageStorage for SqliteStore {
         expected: ExpectedVersion,
         messages: Vec<NewMessage>,
     ) -> Result<Appended> {
-        let encoded = encode_batch(stream, messages)?;
-        let stream = stream.to_owned();
-        let single = encoded.len() == 1;
-        let write = move |connection: &Connection| append(connection, &stream, expected, &encoded);
-        // One message is one statement, undone by itself if it fails.
-        let appended = match single {
-            true => self.writer().write_statement(write).await?,
-            false => self.writer().write(write).await?,
-        };
-        if !appended.global_positions.is_empty() {
-            self.wake(Wakeup::Messages);
-        }
-        Ok(appended)
+        let count = messages.len();
+        telemetry::appending(stream, count, async {
+            let encoded = encode_batch(stream, messages)?;
+            let stream = stream.to_owned();
+            let write =
+                move |connection: &Connection| append(connection, &stream, expected, &encoded);
+            // One message is one statement, undone by itself if it fails.
+            let appended = match count == 1 {
+                true => self.writer().write_statement(write).await?,
+                false => self.writer().write(write).await?,
+            };
+            if !appended.global_positions.is_empty() {
+                self.wake(Wakeup::Messages);
+            }
+            Ok(appended)
+        })
+        .await
     }
 
     async fn read_stream_raw(

@@ -9,6 +9,7 @@ use crate::SqliteStore;
 use beckett_core::scheduling::Due;
 use beckett_core::state::{Reservation, StateTransaction, Wakeup};
 use beckett_core::store::encode_batch;
+use beckett_core::telemetry;
 use beckett_core::{Appended, Error, ExpectedVersion, NewMessage, Result};
 use rusqlite::Connection;
 use std::sync::mpsc;
@@ -126,14 +127,14 @@ impl StateTransaction for SqliteTransaction {
         expected: ExpectedVersion,
         messages: Vec<NewMessage>,
     ) -> Option<Result<Appended>> {
-        let appended = match encode_batch(stream, messages) {
-            Ok(encoded) => {
-                let stream = stream.to_owned();
-                self.step(move |c| append(c, &stream, expected, &encoded))
-                    .await
-            }
-            Err(error) => Err(error),
-        };
+        let count = messages.len();
+        let appended = telemetry::appending(stream, count, async {
+            let encoded = encode_batch(stream, messages)?;
+            let stream = stream.to_owned();
+            self.step(move |c| append(c, &stream, expected, &encoded))
+                .await
+        })
+        .await;
         if appended
             .as_ref()
             .is_ok_and(|a| !a.global_positions.is_empty())

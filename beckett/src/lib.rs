@@ -6,8 +6,8 @@ mod storage;
 pub mod testing;
 
 pub use beckett_core::{
-    category, memory, recurring, scheduling, state, store, subscription, Appended, Backoff,
-    BoxError, Config, Context, DecodeError, Encoded, Envelope, Error, ExpectedVersion,
+    category, memory, recurring, scheduling, state, store, subscription, telemetry, Appended,
+    Backoff, BoxError, Config, Context, DecodeError, Encoded, Envelope, Error, ExpectedVersion,
     GlobalCursor, GlobalRead, Message, MessageSet, MessageStorage, Metadata, NewMessage,
     RawMessage, Result, Schema,
 };

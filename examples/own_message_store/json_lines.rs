@@ -9,6 +9,7 @@
 
 use beckett::memory::{AppendSignal, MessageLog};
 use beckett::store::encode_batch;
+use beckett::telemetry;
 use beckett::{
     Appended, Encoded, Error, ExpectedVersion, GlobalCursor, GlobalRead, MessageStorage,
     NewMessage, RawMessage, Result,
@@ -179,15 +180,19 @@ impl MessageStorage for JsonLinesStore {
         expected: ExpectedVersion,
         messages: Vec<NewMessage>,
     ) -> Result<Appended> {
-        let messages = encode_batch(stream, messages)?;
-        let (store, stream) = (self.clone(), stream.to_owned());
-        // The file is written and synced off the async threads.
-        let appended =
-            tokio::task::spawn_blocking(move || store.append_now(&stream, expected, messages))
-                .await
-                .expect("an append does not panic")?;
-        self.appends.signal();
-        Ok(appended)
+        // In a producer span, whose trace context the messages then carry.
+        telemetry::appending(stream, messages.len(), async {
+            let messages = encode_batch(stream, messages)?;
+            let (store, stream) = (self.clone(), stream.to_owned());
+            // The file is written and synced off the async threads.
+            let appended =
+                tokio::task::spawn_blocking(move || store.append_now(&stream, expected, messages))
+                    .await
+                    .expect("an append does not panic")?;
+            self.appends.signal();
+            Ok(appended)
+        })
+        .await
     }
 
     async fn read_stream_raw(

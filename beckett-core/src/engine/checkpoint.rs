@@ -12,6 +12,7 @@ use crate::state::{Completed, Failure, Reservation};
 use crate::store::{Envelope, RawMessage};
 use crate::subscription::context::take_transaction;
 use crate::subscription::{Context, SubscriptionDescriptor};
+use crate::telemetry;
 use futures_util::FutureExt;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 use tokio::task::JoinSet;
 use tokio::time::{sleep_until, Instant};
+use tracing::Instrument;
 
 /// The most messages read with one batch of reservations.
 const MOST_READ_AT_ONCE: usize = 50_000;
@@ -358,6 +360,10 @@ impl Stream {
         let max = self.subscription.max_retries.unwrap_or(config.max_retries);
         let backoff = Backoff::new(config.retry_base_delay, config.retry_max_delay);
         let retry_in = (attempts <= max).then(|| backoff.jittered(attempts));
+        match retry_in {
+            Some(_) => telemetry::retried(self.group, self.subscription.name),
+            None => telemetry::stream_failed(self.group, self.subscription.name),
+        }
         tracing::warn!(group = self.group, subscription = self.subscription.name,
             stream = reservation.stream, position = at, attempts, %error, "handler failed");
         let failure = Failure {
@@ -374,10 +380,37 @@ impl Stream {
     }
 }
 
+/// Calls the handler for one message in its consumer span, recording how
+/// it went.
+async fn call(
+    engine: &Engine,
+    group: &str,
+    subscription: &'static SubscriptionDescriptor,
+    reservation: &Reservation,
+    envelope: Envelope,
+    attempt: u32,
+) -> Result<Handled> {
+    let span = telemetry::processing(group, subscription.name, &envelope);
+    let started = Instant::now();
+    let handled = call_handler(engine, group, subscription, reservation, envelope, attempt)
+        .instrument(span.clone())
+        .await;
+    let ok = match &handled {
+        Ok(Handled::Done) => true,
+        Ok(Handled::Failed(_)) => false,
+        Ok(Handled::Lost) | Err(_) => return handled,
+    };
+    if !ok {
+        telemetry::failed(&span);
+    }
+    telemetry::handled(group, subscription.name, started.elapsed(), ok);
+    handled
+}
+
 /// Calls the handler for one message, within its timeout, catching panics;
 /// a transactional handler's transaction commits with the checkpoint moved
 /// past the message, or not at all.
-async fn call(
+async fn call_handler(
     engine: &Engine,
     group: &str,
     subscription: &'static SubscriptionDescriptor,

@@ -139,6 +139,11 @@ async fn run(
             engine.supervisor.watch("recurring job", firing).await;
         });
     }
+    #[cfg(feature = "opentelemetry")]
+    {
+        let engine = engine.clone();
+        tasks.spawn(async move { report_lag(&engine).await });
+    }
     for (group, subscriptions) in groups {
         let (queue, handed) = queue::new(engine.config.prefetch, engine.config.concurrency);
         let (leader, led, handing) = (engine.clone(), subscriptions.clone(), queue.clone());
@@ -175,6 +180,26 @@ async fn run(
     };
     // What stopped the process matters more than what failed after.
     engine.supervisor.fault().map_or(released, Err)
+}
+
+/// Records every subscription's lag as metrics, every 15 seconds, until
+/// shutdown; a failed count is tried again at the next.
+#[cfg(feature = "opentelemetry")]
+async fn report_lag(engine: &Engine) {
+    loop {
+        match engine.storage.engine().subscriptions(None).await {
+            Ok(listed) => {
+                for s in listed {
+                    crate::telemetry::lag(&s.group, &s.name, s.lagging, s.behind);
+                }
+            }
+            Err(error) => tracing::debug!(%error, "cannot count the subscriptions' lag"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(15)) => {}
+            () = engine.shutdown.cancelled() => return,
+        }
+    }
 }
 
 /// The state store's wake-ups, and, beside a message store elsewhere that
