@@ -161,14 +161,17 @@ struct Bulk {
 }
 
 impl Filter {
+    /// The filter; a blank value sets no condition, as it would match
+    /// everything.
     fn checkpoints(self) -> CheckpointFilter {
+        let set = |value: Option<String>| value.filter(|v| !v.trim().is_empty());
         CheckpointFilter {
-            group: self.group,
-            subscription: self.subscription,
-            stream: self.stream,
-            stream_prefix: self.stream_prefix,
+            group: set(self.group),
+            subscription: set(self.subscription),
+            stream: set(self.stream),
+            stream_prefix: set(self.stream_prefix),
             status: None,
-            error: self.error,
+            error: set(self.error),
         }
     }
 }

@@ -111,6 +111,11 @@ async fn operators_commands_on_postgres(pool: PgPool) {
 
     let unnamed = refused(&url, &["retry"]);
     assert!(unnamed.contains("--all"), "{unnamed}");
+    let blank = refused(&url, &["skip", "--error", ""]);
+    assert!(
+        blank.contains("--all"),
+        "a blank filter skipped everything: {blank}"
+    );
     assert_eq!(
         json(&url, &["retry", "--stream", "Order-1"]),
         json!({ "retried": 1 })

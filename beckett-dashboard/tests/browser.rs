@@ -225,11 +225,11 @@ async fn operators_retry_skip_and_are_guarded_in_a_browser(pool: PgPool) {
         .click()
         .await
         .unwrap();
-    let refused = client.source().await.unwrap();
-    assert!(
-        refused.contains("refused: the request comes from another site"),
-        "the cross-site post was answered: {refused}"
-    );
+    eventually("the cross-site post is refused", || async {
+        let shown = client.source().await.unwrap();
+        shown.contains("refused: the request comes from another site")
+    })
+    .await;
     assert_eq!(
         checkpoints.count(&failed).await.unwrap(),
         2,

@@ -179,6 +179,10 @@ const FILTER: &str = "($1::text IS NULL OR group_name = $1)
     AND ($5::text IS NULL OR status = $5)
     AND ($6::text IS NULL OR strpos(lower(coalesce(last_error, '')), lower($6)) > 0)";
 
+/// The order the engine locks checkpoints in: their keys' bytes.
+const KEY_ORDER: &str =
+    "group_name COLLATE \"C\", subscription COLLATE \"C\", stream_name COLLATE \"C\"";
+
 /// A checkpoint as the listing returns it.
 fn checkpoint_info(row: &PgRow) -> sqlx::Result<CheckpointInfo> {
     let status: String = row.try_get("status")?;
@@ -246,6 +250,16 @@ impl Statements {
     fn new(schema: &Schema) -> Self {
         let s = schema.quoted();
         let checkpoints_channel = channel(schema, "checkpoints");
+        // The failed checkpoints a filter matches, locked in the order of
+        // their keys' bytes, as the leader's raise locks them, so that the
+        // two never deadlock; the update then finds the rows by the versions
+        // locked.
+        let locked_failed = format!(
+            "SELECT ctid, attempts, last_error FROM {s}.checkpoints
+             WHERE {FILTER} AND status = 'failed'
+             ORDER BY {KEY_ORDER}
+             FOR UPDATE"
+        );
         let end = end_of(&s);
         Self {
             subscriptions: format!(
@@ -285,7 +299,9 @@ impl Statements {
             lock_checkpoints: format!(
                 "SELECT count(*) FILTER (WHERE reserved_until > now()) FROM (
                     SELECT reserved_until FROM {s}.checkpoints
-                    WHERE group_name = $1 AND subscription = $2 FOR UPDATE) AS locked"
+                    WHERE group_name = $1 AND subscription = $2
+                    ORDER BY {KEY_ORDER}
+                    FOR UPDATE) AS locked"
             ),
             // As registered from the start, from the end ($3) or after a
             // place ($4 to $6), under a new registration, so that the
@@ -330,15 +346,16 @@ impl Statements {
                  FROM {s}.checkpoints
                  WHERE {FILTER}
                      AND ($7::text IS NULL
-                         OR (group_name, subscription, stream_name) > ($7, $8::text, $9::text))
-                 ORDER BY group_name, subscription, stream_name
+                         OR ({KEY_ORDER}) > ($7, $8::text, $9::text))
+                 ORDER BY {KEY_ORDER}
                  LIMIT $10"
             ),
             count: format!("SELECT count(*) FROM {s}.checkpoints WHERE {FILTER}"),
             retry_failed: format!(
-                "UPDATE {s}.checkpoints
+                "WITH locked AS ({locked_failed})
+                 UPDATE {s}.checkpoints
                  SET status = 'retry', attempts = 0, process_at = now(), updated_at = now()
-                 WHERE {FILTER} AND status = 'failed'"
+                 WHERE ctid = ANY(ARRAY(SELECT ctid FROM locked)) AND status = 'failed'"
             ),
             // The failing message is the one after each checkpoint's
             // position: a stream's positions have no gap, and the position
@@ -348,13 +365,8 @@ impl Statements {
                     UPDATE {s}.checkpoints AS c
                     SET stream_position = c.stream_position + 1, status = 'active',
                         attempts = 0, last_error = NULL, process_at = now(), updated_at = now()
-                    FROM (
-                        SELECT group_name, subscription, stream_name, attempts, last_error
-                        FROM {s}.checkpoints
-                        WHERE {FILTER} AND status = 'failed'
-                    ) AS f
-                    WHERE c.group_name = f.group_name AND c.subscription = f.subscription
-                        AND c.stream_name = f.stream_name AND c.status = 'failed'
+                    FROM ({locked_failed}) AS f
+                    WHERE c.ctid = f.ctid AND c.status = 'failed'
                     RETURNING c.group_name, c.subscription, c.stream_name, c.stream_position,
                         f.attempts, f.last_error
                 )
@@ -363,10 +375,16 @@ impl Statements {
                 SELECT * FROM skipped"
             ),
             release_reserved: format!(
-                "UPDATE {s}.checkpoints
-                 SET reserved_by = NULL, reserved_until = NULL, process_at = now(),
-                     updated_at = now()
-                 WHERE {FILTER} AND reserved_until > now()"
+                "WITH locked AS (
+                    SELECT ctid FROM {s}.checkpoints
+                    WHERE {FILTER} AND reserved_until > now()
+                    ORDER BY {KEY_ORDER}
+                    FOR UPDATE
+                )
+                UPDATE {s}.checkpoints
+                SET reserved_by = NULL, reserved_until = NULL, process_at = now(),
+                    updated_at = now()
+                WHERE ctid = ANY(ARRAY(SELECT ctid FROM locked)) AND reserved_until > now()"
             ),
         }
     }

@@ -30,13 +30,15 @@ struct InvoiceMailed {}
 #[beckett::subscription(group = "Traced", messages(OrderPlaced))]
 async fn invoice(order: OrderPlaced, ctx: Context) -> beckett::Result<()> {
     let issued = InvoiceIssued { total: order.total };
-    ctx.append("Invoice-1", ExpectedVersion::Any, issued).await?;
+    ctx.append("Invoice-1", ExpectedVersion::Any, issued)
+        .await?;
     Ok(())
 }
 
 #[beckett::subscription(group = "Traced", messages(InvoiceIssued))]
 async fn mail(_: InvoiceIssued, ctx: Context) -> beckett::Result<()> {
-    ctx.append("Mail-1", ExpectedVersion::Any, InvoiceMailed {}).await?;
+    ctx.append("Mail-1", ExpectedVersion::Any, InvoiceMailed {})
+        .await?;
     Ok(())
 }
 
@@ -150,7 +152,10 @@ async fn one_trace_runs_from_an_append_through_two_handlers() {
         attribute(handled, "messaging.consumer.group.name"),
         Some("Traced".into())
     );
-    assert_eq!(attribute(handled, "beckett.subscription"), Some("mail".into()));
+    assert_eq!(
+        attribute(handled, "beckett.subscription"),
+        Some("mail".into())
+    );
     assert_eq!(
         attribute(handled, "messaging.message.conversation_id"),
         Some(order_id.to_string().into()),

@@ -260,7 +260,6 @@ pub async fn taken_for_elsewhere(storage: &Storage) {
     assert_eq!(take().await, Vec::<Uuid>::new(), "taken once delivered");
 }
 
-/// Schedules `message` to `stream`.
 /// Scheduled messages still to deliver are listed in due order, by stream
 /// prefix, with what they hold; one delivered now is appended at the next
 /// round of delivery, before the others fall due, and then no longer
@@ -332,6 +331,7 @@ pub async fn scheduled_listed_and_delivered_now(storage: &Storage) {
     }
 }
 
+/// Schedules `message` to `stream`.
 async fn schedule(engine: &dyn EngineStorage, stream: &str, message: NewMessage, due: Due) -> Uuid {
     engine
         .schedule(stream, message, due)

@@ -112,7 +112,8 @@ impl Subscriptions {
     /// No stream is handled by two processes at once: the subscription is
     /// paused while the batches under way end (30 seconds at most; after
     /// that the reset is refused with [`ResetOutcome::Reserved`]), then
-    /// reset, then resumed unless it was paused before.
+    /// reset, then resumed unless it was paused before. A reset dropped
+    /// while it waits leaves the subscription paused.
     pub async fn reset(&self, group: &str, name: &str, to: ResetTo) -> Result<ResetOutcome> {
         let to = match to {
             ResetTo::Start => StartAt::First,

@@ -26,8 +26,10 @@ struct Checkpoints {
     failed: u64,
     reserved: u64,
     checkpoints: Vec<CheckpointInfo>,
-    /// The query of this page, to come back to after an action.
+    /// This list, to come back to after an action.
     here: String,
+    /// This page of it, to refresh.
+    live: String,
     /// The query of the next page, if there is one.
     next: Option<String>,
 }
@@ -106,17 +108,16 @@ pub async fn show(State(app): State<Arc<App>>, base: Base, Query(query): Query<L
         .checkpoints
         .list(&filter, after.as_ref(), PAGE + 1)
         .await?;
+    let here = join("/checkpoints", &query.params.query());
     let next = (checkpoints.len() > PAGE).then(|| {
         checkpoints.truncate(PAGE);
         let last = checkpoints.last().expect("a full page").key();
-        let after = serde_urlencoded::to_string([
-            ("after_group", last.group),
-            ("after_subscription", last.subscription),
-            ("after_stream", last.stream),
-        ])
-        .expect("strings encode");
-        join(&join("/checkpoints", &query.params.query()), &after)
+        join(&here, &after_query(&last))
     });
+    let live = match &after {
+        Some(key) => join(&here, &after_query(key)),
+        None => here.clone(),
+    };
     let counted = |status: Option<CheckpointStatus>| {
         let filter = CheckpointFilter {
             status: status.or(filter.status),
@@ -136,7 +137,8 @@ pub async fn show(State(app): State<Arc<App>>, base: Base, Query(query): Query<L
         .count() as u64;
     render(&Checkpoints {
         layout: Layout::new(&base, "Checkpoints", "checkpoints").with(&app, query.notice),
-        here: join("/checkpoints", &query.params.query()),
+        here,
+        live,
         params: query.params,
         matching,
         failed,
@@ -276,13 +278,20 @@ fn past(verb: &str) -> &'static str {
     }
 }
 
-/// Where an action goes back to: the page it came from, or the list.
+/// Where an action goes back to: the dashboard page it came from, or the
+/// list.
 fn back_or_list(back: &str) -> &str {
-    if back.is_empty() {
-        "/checkpoints"
-    } else {
-        back
-    }
+    super::page_inside(back).unwrap_or("/checkpoints")
+}
+
+/// The query of the page after `key`.
+fn after_query(key: &CheckpointKey) -> String {
+    serde_urlencoded::to_string([
+        ("after_group", &key.group),
+        ("after_subscription", &key.subscription),
+        ("after_stream", &key.stream),
+    ])
+    .expect("strings encode")
 }
 
 /// A path and a query, joined by `?` when the query is not empty.

@@ -110,15 +110,25 @@ pub fn render(view: &impl Template) -> Page {
     Ok(Html(view.render()?))
 }
 
+/// `back` if it is a page of the dashboard: a path starting with `/` and
+/// a letter, of printable characters with no backslash. Anything else could
+/// lead off the dashboard, to another site.
+pub fn page_inside(back: &str) -> Option<&str> {
+    let mut chars = back.chars();
+    let inside = chars.next() == Some('/')
+        && chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && back.chars().all(|c| c.is_ascii_graphic() && c != '\\');
+    inside.then_some(back)
+}
+
 /// After an action: back to the dashboard page `back` (a path inside the
-/// dashboard, with its query), saying what was done.
+/// dashboard, with its query), or else to the overview, saying what was
+/// done.
 pub fn done(base: &crate::base::Base, back: &str, notice: &str) -> Response {
-    // Only paths inside the dashboard: never another site's.
-    let inside = back.starts_with('/') && !back.starts_with("//") && !back.contains('\\');
-    let target = match (inside, base.0.is_empty()) {
-        (true, _) => format!("{}{back}", base.0),
-        (false, true) => "/".to_owned(),
-        (false, false) => base.0.clone(),
+    let target = match (page_inside(back), base.0.is_empty()) {
+        (Some(back), _) => format!("{}{back}", base.0),
+        (None, true) => "/".to_owned(),
+        (None, false) => base.0.clone(),
     };
     let separator = if target.contains('?') { '&' } else { '?' };
     let notice = serde_urlencoded::to_string([("notice", notice)]).expect("strings encode");
@@ -130,5 +140,29 @@ pub fn count(count: u64, thing: &str) -> String {
     match count {
         1 => format!("1 {thing}"),
         n => format!("{n} {thing}s"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::page_inside;
+
+    #[test]
+    fn only_the_dashboards_own_pages_are_gone_back_to() {
+        assert_eq!(
+            page_inside("/checkpoints?group=A"),
+            Some("/checkpoints?group=A")
+        );
+        for elsewhere in [
+            "",
+            "//evil.example",
+            "/\\evil.example",
+            "/\t/evil.example",
+            "https://evil.example",
+            "/%09x",
+            "/ok\nLocation: x",
+        ] {
+            assert_eq!(page_inside(elsewhere), None, "{elsewhere:?}");
+        }
     }
 }
