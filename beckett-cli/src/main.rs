@@ -12,7 +12,7 @@ mod output;
 
 use beckett::state::{CheckpointFilter, CheckpointStatus, Storage};
 use beckett::subscription::{Checkpoints, ResetOutcome, ResetTo, Subscriptions};
-use beckett::{Error, GlobalCursor, Schema};
+use beckett::{Error, Schema};
 use clap::{Args, Parser, Subcommand};
 use output::Output;
 use std::process::ExitCode;
@@ -242,21 +242,16 @@ async fn operate(operation: Operation, storage: &Storage, out: &Output) -> Resul
             out.done("resumed", registered(found, &named)?);
         }
         Operation::Reset { named, to } => {
-            let to = reset_to(storage, &to).await?;
+            let to: ResetTo = to.parse().map_err(|reason: String| usage(&reason))?;
             let outcome = subscriptions
                 .reset(&named.group, &named.subscription, to)
                 .await?;
             match outcome {
                 ResetOutcome::Done => out.done("reset", 1),
-                ResetOutcome::Reserved(held) => {
-                    return Err(usage(&format!(
-                        "processes still hold {held} of its streams after 30 seconds; \
-                         nothing was reset"
-                    )))
-                }
                 ResetOutcome::Unregistered => {
                     registered(false, &named)?;
                 }
+                refused => return Err(usage(&refused.to_string())),
             }
         }
         Operation::Checkpoints {
@@ -299,24 +294,6 @@ async fn operate(operation: Operation, storage: &Storage, out: &Output) -> Resul
         }
     }
     Ok(())
-}
-
-/// Where `--to` resets a subscription to.
-async fn reset_to(storage: &Storage, to: &str) -> Result<ResetTo, Failure> {
-    match to {
-        "start" => Ok(ResetTo::Start),
-        "end" => Ok(ResetTo::End),
-        id => {
-            let id: Uuid = id.parse().map_err(|_| {
-                usage(&format!(
-                    "--to takes start, end or a message's id, not `{id}`"
-                ))
-            })?;
-            let message = storage.messages().message(id).await?;
-            let message = message.ok_or_else(|| usage(&format!("no message has the id {id}")))?;
-            Ok(ResetTo::After(GlobalCursor::after(&message)))
-        }
-    }
 }
 
 /// One, if the subscription was found; an error naming it if not.

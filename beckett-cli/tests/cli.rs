@@ -151,6 +151,9 @@ async fn operators_commands_on_postgres(pool: PgPool) {
     assert_eq!(cursor.frontier().global_position, third[0].global_position);
     let bogus = refused(&url, &["reset", "Cli", "orders", "--to", "yesterday"]);
     assert!(bogus.contains("`yesterday`"), "{bogus}");
+    let nowhere = uuid::Uuid::now_v7().to_string();
+    let unknown = refused(&url, &["reset", "Cli", "orders", "--to", &nowhere]);
+    assert!(unknown.contains("no message has the id"), "{unknown}");
 
     let later = NewMessage::from_json("Reminder", json!({}));
     let id = store

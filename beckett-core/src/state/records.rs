@@ -344,6 +344,23 @@ pub enum ResetOutcome {
     Reserved(u64),
     /// No such subscription is registered.
     Unregistered,
+    /// No message has the id a reset was to go after.
+    UnknownMessage(Uuid),
+}
+
+impl std::fmt::Display for ResetOutcome {
+    /// What came of it, as an operator reads it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Done => f.write_str("reset"),
+            Self::Reserved(held) => write!(
+                f,
+                "not reset: processes still hold {held} of its streams after 30 seconds"
+            ),
+            Self::Unregistered => f.write_str("not reset: no such subscription is registered"),
+            Self::UnknownMessage(id) => write!(f, "not reset: no message has the id {id}"),
+        }
+    }
 }
 
 /// A recurring job as its group declares it.

@@ -7,6 +7,7 @@ use crate::state::{EngineStorage, ResetOutcome, StartAt, Storage, SubscriptionIn
 use crate::store::{GlobalCursor, MessageStorage};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use uuid::Uuid;
 
 /// How long a reset waits for the batches under way to end.
 const RESET_PATIENCE: Duration = Duration::from_secs(30);
@@ -47,6 +48,31 @@ pub enum ResetTo {
     /// After a place in the global order, such as
     /// [`GlobalCursor::after`] of a message.
     After(GlobalCursor),
+    /// After the message with this id, wherever it is.
+    AfterMessage(Uuid),
+}
+
+impl std::str::FromStr for ResetTo {
+    type Err = String;
+
+    /// Reads `start`, `end`, or a message's id, as operators write them.
+    ///
+    /// ```
+    /// use beckett::subscription::ResetTo;
+    ///
+    /// assert_eq!("start".parse(), Ok(ResetTo::Start));
+    /// assert!(matches!("0193a5c4-8f3e-7cc2-9a1b-2f6e4d8c9b10".parse(), Ok(ResetTo::AfterMessage(_))));
+    /// assert!("yesterday".parse::<ResetTo>().unwrap_err().contains("`yesterday`"));
+    /// ```
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.trim() {
+            "start" => Ok(Self::Start),
+            "end" => Ok(Self::End),
+            id => id.parse().map(Self::AfterMessage).map_err(|_| {
+                format!("a reset goes to start, end or after a message's id, not `{id}`")
+            }),
+        }
+    }
 }
 
 impl std::fmt::Debug for Subscriptions {
@@ -119,6 +145,10 @@ impl Subscriptions {
             ResetTo::Start => StartAt::First,
             ResetTo::End => self.storage.end().await?,
             ResetTo::After(cursor) => StartAt::After(cursor),
+            ResetTo::AfterMessage(id) => match self.storage.messages().message(id).await? {
+                Some(message) => StartAt::After(GlobalCursor::after(&message)),
+                None => return Ok(ResetOutcome::UnknownMessage(id)),
+            },
         };
         let Some(before) = self
             .list(Some(group))

@@ -9,10 +9,8 @@ use axum::response::Response;
 use axum::Form;
 use beckett_core::state::{ResetOutcome, SubscriptionInfo};
 use beckett_core::subscription::ResetTo;
-use beckett_core::GlobalCursor;
 use serde::Deserialize;
 use std::sync::Arc;
-use uuid::Uuid;
 
 #[derive(Template)]
 #[template(path = "subscriptions.html")]
@@ -106,18 +104,10 @@ pub async fn reset(
     Form(reset): Form<Reset>,
 ) -> Result<Response, PageError> {
     let to = match reset.to.as_str() {
-        "start" => ResetTo::Start,
-        "end" => ResetTo::End,
-        "after" => {
-            let id: Uuid = reset.message.trim().parse().map_err(|_| {
-                PageError::BadRequest(format!("`{}` is not a message id", reset.message))
-            })?;
-            let message = app.storage.messages().message(id).await?;
-            let message = message.ok_or_else(|| PageError::NotFound(format!("no message {id}")))?;
-            ResetTo::After(GlobalCursor::after(&message))
-        }
-        other => return Err(PageError::BadRequest(format!("no reset to `{other}`"))),
+        "after" => &reset.message,
+        start_or_end => start_or_end,
     };
+    let to: ResetTo = to.parse().map_err(PageError::BadRequest)?;
     let named = Named {
         group: reset.group,
         name: reset.name,
@@ -127,12 +117,8 @@ pub async fn reset(
         .reset(&named.group, &named.name, to)
         .await?
     {
-        ResetOutcome::Done => format!("{} reset to {}", named.name, reset.to),
-        ResetOutcome::Reserved(held) => format!(
-            "{} was not reset: processes still hold {held} of its streams after 30 seconds",
-            named.name
-        ),
         ResetOutcome::Unregistered => return Err(not_registered(&named)),
+        outcome => format!("{}: {outcome}", named.name),
     };
     Ok(done(&base, "/subscriptions", &notice))
 }
