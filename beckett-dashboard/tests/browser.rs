@@ -115,10 +115,21 @@ where
     }
 }
 
-/// The text of the page's `main`.
-async fn main_text(client: &Client) -> String {
-    let main = client.find(Locator::Css("main")).await.unwrap();
-    main.text().await.unwrap()
+/// The text of the page's `main` once it shows `wanted`, or after 20
+/// seconds: a click's page loads after the click returns, and the page
+/// before it may still be read, or be gone while it is.
+async fn shown(client: &Client, wanted: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = match client.find(Locator::Css("main")).await {
+            Ok(main) => main.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if text.contains(wanted) || Instant::now() > deadline {
+            return text;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[sqlx::test(migrations = false)]
@@ -162,7 +173,7 @@ async fn operators_retry_skip_and_are_guarded_in_a_browser(pool: PgPool) {
     let (_driver, client) = browser().await;
 
     client.goto(&dashboard).await.unwrap();
-    let overview = main_text(&client).await;
+    let overview = shown(&client, "3\nfailed").await;
     assert!(
         overview.contains("3\nfailed"),
         "the overview shows the failures: {overview}"
@@ -173,7 +184,7 @@ async fn operators_retry_skip_and_are_guarded_in_a_browser(pool: PgPool) {
         .goto(&format!("{dashboard}/checkpoints?status=failed"))
         .await
         .unwrap();
-    let listed = main_text(&client).await;
+    let listed = shown(&client, "card declined for Browser-1").await;
     assert!(
         listed.contains("card declined for Browser-1"),
         "the failed checkpoint shows its error: {listed}"
@@ -191,7 +202,7 @@ async fn operators_retry_skip_and_are_guarded_in_a_browser(pool: PgPool) {
         .click()
         .await
         .unwrap();
-    let after = main_text(&client).await;
+    let after = shown(&client, "Retried: 1 checkpoint").await;
     assert!(after.contains("Retried: 1 checkpoint"), "{after}");
     let one = CheckpointFilter::one("Browser", "picky", "Browser-1");
     eventually("the retried stream is handled", || async {
@@ -244,7 +255,7 @@ async fn operators_retry_skip_and_are_guarded_in_a_browser(pool: PgPool) {
         .unwrap();
     let skip_all = Locator::LinkText("Skip all 2 failed…");
     client.find(skip_all).await.unwrap().click().await.unwrap();
-    let question = main_text(&client).await;
+    let question = shown(&client, "Skip 2 checkpoints matching").await;
     assert!(
         question.contains("Skip 2 checkpoints matching group \"Browser\", status \"failed\"?"),
         "the confirmation: {question}"
@@ -257,7 +268,7 @@ async fn operators_retry_skip_and_are_guarded_in_a_browser(pool: PgPool) {
     );
     let confirm = Locator::XPath("//button[text()='Skip 2 checkpoints']");
     client.find(confirm).await.unwrap().click().await.unwrap();
-    let after = main_text(&client).await;
+    let after = shown(&client, "Skipped: 2 checkpoints").await;
     assert!(after.contains("Skipped: 2 checkpoints"), "{after}");
     assert_eq!(checkpoints.count(&failed).await.unwrap(), 0);
     let skipped: i64 = sqlx::query_scalar("SELECT count(*) FROM beckett.skipped_messages")
