@@ -269,3 +269,50 @@ async fn a_released_reservation_is_handled_elsewhere(pool: PgPool) {
     stop.cancel();
     running.await.unwrap().unwrap();
 }
+
+/// A bulk action locks its checkpoints in the order of their keys' bytes,
+/// as the leader's raise does, so neither holds a row the other waits for
+/// while waiting itself: the two never deadlock, whatever order the rows
+/// were written in.
+#[sqlx::test(migrations = false)]
+async fn bulk_actions_lock_in_the_leaders_order(pool: PgPool) {
+    let store = store(pool.clone()).await;
+    // Written in the opposite order to their keys'.
+    sqlx::query(
+        "INSERT INTO beckett.checkpoints
+             (group_name, subscription, stream_name, stream_version, status, last_error)
+         VALUES ('Locks', 'held', 'Lock-b', 1, 'failed', 'x'),
+                ('Locks', 'held', 'Lock-a', 1, 'failed', 'x')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    // A raise under way: it has locked the first key and goes on to the next.
+    let mut raise = pool.begin().await.unwrap();
+    let lock = |stream: &'static str| {
+        sqlx::query(
+            "SELECT FROM beckett.checkpoints
+             WHERE group_name = 'Locks' AND stream_name = $1 FOR UPDATE",
+        )
+        .bind(stream)
+    };
+    lock("Lock-a").execute(&mut *raise).await.unwrap();
+    let checkpoints = Checkpoints::new(store.clone());
+    let retrying = tokio::spawn(async move {
+        let failed = CheckpointFilter::default()
+            .group("Locks")
+            .status(CheckpointStatus::Failed);
+        checkpoints.retry(&failed).await
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    sqlx::query("SET LOCAL lock_timeout = '5s'")
+        .execute(&mut *raise)
+        .await
+        .unwrap();
+    lock("Lock-b")
+        .execute(&mut *raise)
+        .await
+        .expect("the bulk retry holds the next key while it waits for the first");
+    raise.commit().await.unwrap();
+    assert_eq!(retrying.await.unwrap().unwrap(), 2, "both retried");
+}
