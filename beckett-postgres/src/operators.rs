@@ -147,14 +147,15 @@ impl Operators {
         self.act(&self.sql.release_reserved, filter).await
     }
 
-    /// Runs an action on the checkpoints `filter` matches; how many rows
-    /// it wrote.
+    /// Runs an action on the checkpoints `filter` matches, waking their
+    /// groups; how many it took.
     async fn act(&self, sql: &str, filter: &CheckpointFilter) -> Result<u64> {
-        let done = filtered(sql, filter)
-            .execute(&self.pool)
+        let row = filtered(sql, filter)
+            .fetch_one(&self.pool)
             .await
             .map_err(db)?;
-        Ok(done.rows_affected())
+        let acted: i64 = row.try_get(0).map_err(db)?;
+        Ok(acted.unsigned_abs())
     }
 }
 
@@ -250,6 +251,16 @@ impl Statements {
     fn new(schema: &Schema) -> Self {
         let s = schema.quoted();
         let checkpoints_channel = channel(schema, "checkpoints");
+        // After an action, the groups of the checkpoints it made due are
+        // woken, as the leader wakes them when it raises; and how many it
+        // took is told.
+        let woken = format!(
+            ", woken AS (
+                SELECT pg_notify('{checkpoints_channel}', group_name)
+                FROM (SELECT DISTINCT group_name FROM acted) AS groups
+            )
+            SELECT (SELECT count(*) FROM acted), (SELECT count(*) FROM woken)"
+        );
         // The failed checkpoints a filter matches, locked in the order of
         // their keys' bytes, as the leader's raise locks them, so that the
         // two never deadlock; the update then finds the rows by the versions
@@ -352,16 +363,18 @@ impl Statements {
             ),
             count: format!("SELECT count(*) FROM {s}.checkpoints WHERE {FILTER}"),
             retry_failed: format!(
-                "WITH locked AS ({locked_failed})
-                 UPDATE {s}.checkpoints
-                 SET status = 'retry', attempts = 0, process_at = now(), updated_at = now()
-                 WHERE ctid = ANY(ARRAY(SELECT ctid FROM locked)) AND status = 'failed'"
+                "WITH locked AS ({locked_failed}), acted AS (
+                    UPDATE {s}.checkpoints
+                    SET status = 'retry', attempts = 0, process_at = now(), updated_at = now()
+                    WHERE ctid = ANY(ARRAY(SELECT ctid FROM locked)) AND status = 'failed'
+                    RETURNING group_name
+                ){woken}"
             ),
             // The failing message is the one after each checkpoint's
             // position: a stream's positions have no gap, and the position
             // handled is moved past messages not selected.
             skip_failed: format!(
-                "WITH skipped AS (
+                "WITH acted AS (
                     UPDATE {s}.checkpoints AS c
                     SET stream_position = c.stream_position + 1, status = 'active',
                         attempts = 0, last_error = NULL, process_at = now(), updated_at = now()
@@ -369,10 +382,12 @@ impl Statements {
                     WHERE c.ctid = f.ctid AND c.status = 'failed'
                     RETURNING c.group_name, c.subscription, c.stream_name, c.stream_position,
                         f.attempts, f.last_error
-                )
-                INSERT INTO {s}.skipped_messages
-                    (group_name, subscription, stream_name, stream_position, attempts, last_error)
-                SELECT * FROM skipped"
+                ), recorded AS (
+                    INSERT INTO {s}.skipped_messages
+                        (group_name, subscription, stream_name, stream_position, attempts,
+                         last_error)
+                    SELECT * FROM acted
+                ){woken}"
             ),
             release_reserved: format!(
                 "WITH locked AS (
@@ -380,11 +395,13 @@ impl Statements {
                     WHERE {FILTER} AND reserved_until > now()
                     ORDER BY {KEY_ORDER}
                     FOR UPDATE
-                )
-                UPDATE {s}.checkpoints
-                SET reserved_by = NULL, reserved_until = NULL, process_at = now(),
-                    updated_at = now()
-                WHERE ctid = ANY(ARRAY(SELECT ctid FROM locked)) AND reserved_until > now()"
+                ), acted AS (
+                    UPDATE {s}.checkpoints
+                    SET reserved_by = NULL, reserved_until = NULL, process_at = now(),
+                        updated_at = now()
+                    WHERE ctid = ANY(ARRAY(SELECT ctid FROM locked)) AND reserved_until > now()
+                    RETURNING group_name
+                ){woken}"
             ),
         }
     }

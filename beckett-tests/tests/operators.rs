@@ -316,3 +316,32 @@ async fn bulk_actions_lock_in_the_leaders_order(pool: PgPool) {
     raise.commit().await.unwrap();
     assert_eq!(retrying.await.unwrap().unwrap(), 2, "both retried");
 }
+
+/// A retry wakes the group's consumers, as new messages do: with polls a
+/// minute apart, the retried stream is handled at once.
+#[sqlx::test(migrations = false)]
+async fn a_retry_wakes_the_consumers(pool: PgPool) {
+    let store = store(pool.clone()).await;
+    let (stop, running) = start(&pool, "Bulk", |b| b.poll_interval(Duration::from_secs(60))).await;
+    append(&store, "Order-9", [-9]).await;
+    let checkpoints = Checkpoints::new(store.clone());
+    let failed = CheckpointFilter::default()
+        .group("Bulk")
+        .status(CheckpointStatus::Failed);
+    eventually("the stream fails", || async {
+        checkpoints.count(&failed).await.unwrap() == 1
+    })
+    .await;
+    sqlx::query("INSERT INTO healed DEFAULT VALUES")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(checkpoints.retry(&failed).await.unwrap(), 1);
+    eventually(
+        "the retried stream is handled before the next poll",
+        || async { handled(&pool, "Order-9").await == [1] },
+    )
+    .await;
+    stop.cancel();
+    running.await.unwrap().unwrap();
+}
