@@ -172,6 +172,7 @@ impl Filter {
             stream_prefix: set(self.stream_prefix),
             status: None,
             error: set(self.error),
+            reserved: None,
         }
     }
 }

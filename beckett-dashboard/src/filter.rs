@@ -60,6 +60,7 @@ impl FilterParams {
             stream_prefix: self.stream_prefix.clone(),
             status,
             error: self.error.clone(),
+            reserved: None,
         })
     }
 

@@ -159,7 +159,7 @@ impl Operators {
     }
 }
 
-/// `sql` with the filter's conditions bound to `$1` to `$6`, as
+/// `sql` with the filter's conditions bound to `$1` to `$7`, as
 /// [`FILTER`] reads them.
 fn filtered<'q>(sql: &'q str, filter: &'q CheckpointFilter) -> Query<'q, Postgres, PgArguments> {
     sqlx::query(sql)
@@ -169,6 +169,7 @@ fn filtered<'q>(sql: &'q str, filter: &'q CheckpointFilter) -> Query<'q, Postgre
         .bind(&filter.stream_prefix)
         .bind(filter.status.map(|s| s.as_str()))
         .bind(&filter.error)
+        .bind(filter.reserved)
 }
 
 /// The conditions of a [`CheckpointFilter`] on the checkpoints' columns,
@@ -178,7 +179,8 @@ const FILTER: &str = "($1::text IS NULL OR group_name = $1)
     AND ($3::text IS NULL OR stream_name = $3)
     AND ($4::text IS NULL OR starts_with(stream_name, $4))
     AND ($5::text IS NULL OR status = $5)
-    AND ($6::text IS NULL OR strpos(lower(coalesce(last_error, '')), lower($6)) > 0)";
+    AND ($6::text IS NULL OR strpos(lower(coalesce(last_error, '')), lower($6)) > 0)
+    AND ($7::boolean IS NULL OR coalesce(reserved_until > now(), false) = $7)";
 
 /// The order the engine locks checkpoints in: their keys' bytes.
 const KEY_ORDER: &str =
@@ -356,10 +358,10 @@ impl Statements {
                      CASE WHEN reserved_until > now() THEN reserved_until END AS reserved_until
                  FROM {s}.checkpoints
                  WHERE {FILTER}
-                     AND ($7::text IS NULL
-                         OR ({KEY_ORDER}) > ($7, $8::text, $9::text))
+                     AND ($8::text IS NULL
+                         OR ({KEY_ORDER}) > ($8, $9::text, $10::text))
                  ORDER BY {KEY_ORDER}
-                 LIMIT $10"
+                 LIMIT $11"
             ),
             count: format!("SELECT count(*) FROM {s}.checkpoints WHERE {FILTER}"),
             retry_failed: format!(

@@ -736,13 +736,21 @@ fn matching(filter: &CheckpointFilter, values: &mut Vec<Value>) -> String {
             "instr(lower(coalesce(last_error, '')), lower(?)) > 0",
         ),
     ];
-    let set: Vec<String> = conditions
+    let mut set: Vec<String> = conditions
         .into_iter()
         .filter_map(|(value, condition)| {
             values.push(Value::Text(value?.to_owned()));
             Some(condition.replace('?', &format!("?{}", values.len())))
         })
         .collect();
+    if let Some(reserved) = filter.reserved {
+        values.push(Value::Integer(now()));
+        let at = values.len();
+        set.push(match reserved {
+            true => format!("reserved_until > ?{at}"),
+            false => format!("(reserved_until IS NULL OR reserved_until <= ?{at})"),
+        });
+    }
     if set.is_empty() {
         "TRUE".to_owned()
     } else {

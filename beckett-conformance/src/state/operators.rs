@@ -85,6 +85,8 @@ pub async fn operators_act_on_filters(storage: &Storage) {
         (ours.clone().stream_prefix(&prefix), 2),
         (ours.clone().stream(&b1), 1),
         (ours.clone().error_containing("TIMED out"), 2),
+        (ours.clone().reserved(true), 1),
+        (ours.clone().reserved(false), 3),
         (ours.clone().subscription(&fixture.subscription), 4),
         (ours.clone().subscription(unique("other-")), 0),
         (CheckpointFilter::default().stream(&a2), 1),

@@ -234,6 +234,9 @@ pub struct CheckpointFilter {
     pub status: Option<CheckpointStatus>,
     /// Only checkpoints whose last error contains this text, in any case.
     pub error: Option<String>,
+    /// Only checkpoints a process holds now (`true`), or none holds
+    /// (`false`).
+    pub reserved: Option<bool>,
 }
 
 impl CheckpointFilter {
@@ -281,6 +284,12 @@ impl CheckpointFilter {
         self
     }
 
+    /// Only checkpoints a process holds now, or only those none holds.
+    pub fn reserved(mut self, reserved: bool) -> Self {
+        self.reserved = Some(reserved);
+        self
+    }
+
     /// Whether `checkpoint` meets every condition: what the stores'
     /// statements test, for stores and tests that filter in memory.
     pub fn matches(&self, checkpoint: &CheckpointInfo) -> bool {
@@ -294,6 +303,9 @@ impl CheckpointFilter {
                 .as_deref()
                 .is_none_or(|p| checkpoint.stream.starts_with(p))
             && self.status.is_none_or(|s| s == checkpoint.status)
+            && self
+                .reserved
+                .is_none_or(|r| r == checkpoint.reserved_until.is_some())
             && self.error.as_deref().is_none_or(|text| {
                 let error = checkpoint.last_error.as_deref().unwrap_or_default();
                 error.to_lowercase().contains(&text.to_lowercase())

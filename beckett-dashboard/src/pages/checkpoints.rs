@@ -131,10 +131,10 @@ pub async fn show(State(app): State<Arc<App>>, base: Base, Query(query): Query<L
         None | Some(CheckpointStatus::Failed) => counted(Some(CheckpointStatus::Failed)).await?,
         Some(_) => 0,
     };
-    let reserved = checkpoints
-        .iter()
-        .filter(|c| c.reserved_until.is_some())
-        .count() as u64;
+    let reserved = app
+        .checkpoints
+        .count(&filter.clone().reserved(true))
+        .await?;
     render(&Checkpoints {
         layout: Layout::new(&base, "Checkpoints", "checkpoints").with(&app, query.notice),
         here,
@@ -200,11 +200,7 @@ pub async fn confirm(
     Query(action): Query<Action>,
 ) -> Page {
     let filter = action.params.filter().map_err(PageError::BadRequest)?;
-    let (verb, status, warning) = described(&action.action)?;
-    let targets = CheckpointFilter {
-        status: status.or(filter.status),
-        ..filter
-    };
+    let (verb, targets, warning) = described(&action.action, filter)?;
     let matching = app.checkpoints.count(&targets).await?;
     let mut fields = action.params.fields();
     fields.push(("action", action.action.clone()));
@@ -231,36 +227,38 @@ pub async fn act(
     Form(action): Form<Action>,
 ) -> Result<Response, PageError> {
     let filter = action.params.filter().map_err(PageError::BadRequest)?;
-    let (verb, _, _) = described(&action.action)?;
+    let (verb, targets, _) = described(&action.action, filter)?;
     let checkpoints = &app.checkpoints;
     let acted = match action.action.as_str() {
-        "retry" => checkpoints.retry(&filter).await?,
-        "skip" => checkpoints.skip(&filter).await?,
-        _ => checkpoints.release(&filter).await?,
+        "retry" => checkpoints.retry(&targets).await?,
+        "skip" => checkpoints.skip(&targets).await?,
+        _ => checkpoints.release(&targets).await?,
     };
     let notice = format!("{}: {}", past(verb), count(acted, "checkpoint"));
     Ok(done(&base, back_or_list(&action.back), &notice))
 }
 
-/// An action's verb, the status it acts on, and what to beware of.
+/// An action's verb, the checkpoints of `filter` it acts on, and what to
+/// beware of.
 fn described(
     action: &str,
-) -> Result<(&'static str, Option<CheckpointStatus>, &'static str), PageError> {
+    filter: CheckpointFilter,
+) -> Result<(&'static str, CheckpointFilter, &'static str), PageError> {
     match action {
         "retry" => Ok((
             "Retry",
-            Some(CheckpointStatus::Failed),
+            filter.status(CheckpointStatus::Failed),
             "Each failed stream is handled again from the message that failed.",
         )),
         "skip" => Ok((
             "Skip",
-            Some(CheckpointStatus::Failed),
+            filter.status(CheckpointStatus::Failed),
             "The message each failed stream stopped at is skipped for good: its handler never \
              sees it. Each skip is recorded.",
         )),
         "release" => Ok((
             "Release",
-            None,
+            filter.reserved(true),
             "Any process may take the streams at once, while the process that held them may \
              still be running a handler: release only what a stuck or vanished process holds.",
         )),
