@@ -9,7 +9,7 @@
 use crate::support::{
     accepted, assert_wrong_version, ids, joined, ping, pings, read_on, stored_ids, unique, PING,
 };
-use beckett_core::store::{GlobalReader, MAX_STREAM_NAME_BYTES};
+use beckett_core::store::{GlobalReader, MessageSearch, MAX_STREAM_NAME_BYTES};
 use beckett_core::{
     category, Appended, Envelope, Error, ExpectedVersion, GlobalCursor, MessageStorage, Metadata,
     NewMessage,
@@ -683,4 +683,172 @@ async fn assert_no_stream<S: MessageStorage + ?Sized>(store: &S, stream: &str, w
     assert!(read.is_empty(), "`{stream}` holds {read:?} {when}");
     let last = store.last_message(stream).await.unwrap();
     assert!(last.is_none(), "`{stream}` has a last message {when}");
+}
+
+/// The categories hold their streams and messages, counted: a stream's
+/// category is the part of its name before the first `-`, so `{c}` and
+/// `{c}-1-x` belong to `{c}` and `{c}+a` or `{c}x-1` do not. A category's
+/// streams come a page at a time, in byte order of their names.
+pub async fn categories_and_their_streams<S: MessageStorage + ?Sized>(store: &Arc<S>) {
+    let store = &**store;
+    let c = unique("Browse");
+    let written = [
+        (format!("{c}-2"), 2),
+        (format!("{c}-1"), 3),
+        (c.clone(), 1),
+        (format!("{c}-1-x"), 1),
+        (format!("{c}+a"), 1),
+        (format!("{c}x-1"), 2),
+    ];
+    for (stream, count) in &written {
+        accepted(store, stream, ExpectedVersion::Any, pings(*count)).await;
+    }
+    let categories = store.categories().await.unwrap();
+    let counted = |name: &str| {
+        let found = categories.iter().find(|found| found.name == name);
+        found.map(|found| (found.streams, found.messages))
+    };
+    assert_eq!(
+        counted(&c),
+        Some((4, 7)),
+        "category `{c}` in {categories:?}"
+    );
+    assert_eq!(
+        counted(&format!("{c}+a")),
+        Some((1, 1)),
+        "in {categories:?}"
+    );
+    assert_eq!(counted(&format!("{c}x")), Some((1, 2)), "in {categories:?}");
+    let names: Vec<_> = categories
+        .iter()
+        .map(|found| found.name.as_bytes())
+        .collect();
+    assert!(
+        names.is_sorted(),
+        "categories out of byte order: {categories:?}"
+    );
+
+    let streams = store.streams(&c, None, 10).await.unwrap();
+    let listed: Vec<_> = streams
+        .iter()
+        .map(|s| (s.name.clone(), s.version))
+        .collect();
+    let expected = [
+        (c.clone(), 1),
+        (format!("{c}-1"), 3),
+        (format!("{c}-1-x"), 1),
+        (format!("{c}-2"), 2),
+    ];
+    assert_eq!(listed, expected, "the streams of `{c}`");
+    let after = store.streams(&c, Some(&format!("{c}-1")), 2).await.unwrap();
+    let after: Vec<_> = after.into_iter().map(|s| s.name).collect();
+    assert_eq!(
+        after,
+        [format!("{c}-1-x"), format!("{c}-2")],
+        "after `{c}-1`"
+    );
+    let none = store.streams(&unique("Empty"), None, 10).await.unwrap();
+    assert!(none.is_empty(), "an unknown category lists {none:?}");
+}
+
+/// A search finds messages newest first, a page at a time: by type, by
+/// conversation (the message whose id is the correlation id, and those
+/// carrying it), by both, and with no condition every message; paging on
+/// from each page's `older` finds each match once.
+pub async fn searches_newest_first<S: MessageStorage + ?Sized>(store: &Arc<S>) {
+    let store = &**store;
+    let stream = format!("{}-1", unique("Search"));
+    let kind = unique("Found");
+    let typed = |n| NewMessage::from_json(kind.clone(), serde_json::json!({ "n": n }));
+    let root = typed(0);
+    let in_conversation = |message: NewMessage, cause: Uuid| {
+        let mut metadata = Metadata::default();
+        metadata.correlation_id = Some(root.id());
+        metadata.causation_id = Some(cause);
+        message.with_metadata(metadata)
+    };
+    let child = in_conversation(ping(1), root.id());
+    let grandchild = in_conversation(typed(2), child.id());
+    let conversation = [root.id(), child.id(), grandchild.id()];
+    let batch = vec![root, ping(9), child, typed(3), grandchild, typed(4)];
+    let appended = accepted(store, &stream, ExpectedVersion::Any, batch).await;
+    let positions = &appended.global_positions;
+
+    fn newest_first<T>(mut oldest_first: Vec<T>) -> Vec<T> {
+        oldest_first.reverse();
+        oldest_first
+    }
+    let found = store
+        .search(
+            &MessageSearch::default().correlation_id(conversation[0]),
+            None,
+            10,
+        )
+        .await
+        .unwrap();
+    let found_ids: Vec<_> = found.messages.iter().map(|m| m.id).collect();
+    assert_eq!(
+        found_ids,
+        newest_first(conversation.to_vec()),
+        "the conversation"
+    );
+    assert_eq!(found.older, None, "nothing older in the conversation");
+    let decoded = &found.messages[0];
+    assert_eq!(
+        decoded.metadata.causation_id,
+        Some(conversation[1]),
+        "decoded metadata"
+    );
+
+    let by_both = MessageSearch::default()
+        .correlation_id(conversation[0])
+        .message_type(kind.clone());
+    let found = store.search(&by_both, None, 10).await.unwrap();
+    let found_ids: Vec<_> = found.messages.iter().map(|m| m.id).collect();
+    assert_eq!(
+        found_ids,
+        [conversation[2], conversation[0]],
+        "the conversation's `{kind}`"
+    );
+
+    let by_type = MessageSearch::default().message_type(kind.clone());
+    let mut pages = Vec::new();
+    let mut before = None;
+    loop {
+        let found = store.search(&by_type, before, 2).await.unwrap();
+        assert!(
+            found.messages.len() <= 2,
+            "a page of 2 held {:?}",
+            found.messages
+        );
+        pages.extend(found.messages.iter().map(|m| m.global_position));
+        match found.older {
+            Some(older) => before = Some(older),
+            None => break,
+        }
+        assert!(
+            pages.len() <= 4,
+            "paging by type found {pages:?} and goes on"
+        );
+    }
+    let typed_positions = [positions[0], positions[3], positions[4], positions[5]];
+    assert_eq!(
+        pages,
+        newest_first(typed_positions.to_vec()),
+        "`{kind}` in pages of 2"
+    );
+
+    let newest = store
+        .search(&MessageSearch::default(), None, 3)
+        .await
+        .unwrap();
+    let newest: Vec<_> = newest.messages.iter().map(|m| m.global_position).collect();
+    assert!(
+        newest.len() == 3 && newest.is_sorted_by(|a, b| a > b),
+        "newest {newest:?}"
+    );
+    assert!(
+        newest[0] >= positions[5],
+        "the newest {newest:?} of every message"
+    );
 }

@@ -7,11 +7,13 @@
 #![deny(missing_docs)]
 
 mod announce;
+mod browse;
 mod checkpoints;
 mod connect;
 mod error;
 mod listener;
 mod migrate;
+mod minutes;
 mod operators;
 mod recurring_jobs;
 mod scheduled;

@@ -2,7 +2,7 @@
 //! its SQL is here.
 
 use crate::error::db;
-use beckett_core::state::{DeclaredJob, KnownJob, RemovedJob};
+use beckett_core::state::{DeclaredJob, KnownJob, RecurringJobInfo, RemovedJob};
 use beckett_core::{Result, Schema};
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
@@ -13,6 +13,7 @@ pub(crate) struct RecurringJobs {
     pool: PgPool,
     declare: String,
     remove_others: String,
+    list: String,
 }
 
 impl RecurringJobs {
@@ -22,10 +23,11 @@ impl RecurringJobs {
             pool,
             // A job declared again after its removal counts as new.
             declare: format!(
-                "INSERT INTO {s}.recurring_jobs AS j (group_name, name, cron, stream_name)
-                SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[])
+                "INSERT INTO {s}.recurring_jobs AS j (group_name, name, cron, schedule, stream_name)
+                SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[])
                 ON CONFLICT (group_name, name) DO UPDATE
-                SET cron = EXCLUDED.cron, stream_name = EXCLUDED.stream_name, removed_at = NULL,
+                SET cron = EXCLUDED.cron, schedule = EXCLUDED.schedule,
+                    stream_name = EXCLUDED.stream_name, removed_at = NULL,
                     declared_at = CASE WHEN j.removed_at IS NULL THEN j.declared_at ELSE now() END
                 RETURNING name, declared_at, clock_timestamp()"
             ),
@@ -33,6 +35,10 @@ impl RecurringJobs {
                 "UPDATE {s}.recurring_jobs SET removed_at = now()
                 WHERE group_name = $1 AND removed_at IS NULL AND name <> ALL($2)
                 RETURNING name, cron, stream_name"
+            ),
+            list: format!(
+                "SELECT group_name, name, cron, schedule, stream_name, declared_at, removed_at
+                FROM {s}.recurring_jobs ORDER BY group_name, name"
             ),
         }
     }
@@ -45,6 +51,7 @@ impl RecurringJobs {
             .bind(group)
             .bind(jobs.iter().map(|j| j.name).collect::<Vec<_>>())
             .bind(jobs.iter().map(|j| j.cron).collect::<Vec<_>>())
+            .bind(jobs.iter().map(|j| j.schedule).collect::<Vec<_>>())
             .bind(jobs.iter().map(|j| j.stream).collect::<Vec<_>>())
             .fetch_all(&self.pool)
             .await
@@ -71,6 +78,37 @@ impl RecurringJobs {
         Ok(rows
             .into_iter()
             .map(|(name, cron, stream)| RemovedJob { name, cron, stream })
+            .collect())
+    }
+
+    /// Every job, removed ones too, in group and name order.
+    pub async fn list(&self) -> Result<Vec<RecurringJobInfo>> {
+        type Row = (
+            String,
+            String,
+            String,
+            Option<String>,
+            String,
+            DateTime<Utc>,
+            Option<DateTime<Utc>>,
+        );
+        let rows: Vec<Row> = sqlx::query_as(&self.list)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(group, name, cron, schedule, stream, declared_at, removed_at)| RecurringJobInfo {
+                    group,
+                    name,
+                    cron,
+                    schedule,
+                    stream,
+                    declared_at,
+                    removed_at,
+                },
+            )
             .collect())
     }
 }

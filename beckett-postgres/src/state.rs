@@ -9,12 +9,13 @@ use crate::transaction::PostgresTransaction;
 use beckett_core::scheduling::Due;
 use beckett_core::state::{
     CheckpointFilter, CheckpointInfo, CheckpointKey, Completed, Cursor, DeclaredJob, Delivered,
-    DueMessage, EngineStorage, Failure, KnownJob, Leadership, Raise, Registered, RemovedJob,
-    Reservation, Reserved, ResetOutcome, ScheduledInfo, StartAt, StateTransaction,
-    SubscriptionInfo, Wakeup,
+    DueMessage, EngineStorage, Failure, KnownJob, Leadership, MinuteStats, Raise, RecurringJobInfo,
+    Registered, RemovedJob, Reservation, Reserved, ResetOutcome, ScheduledInfo, StartAt,
+    StateTransaction, SubscriptionInfo, Wakeup,
 };
 use beckett_core::subscription::Selection;
 use beckett_core::{NewMessage, Result};
+use chrono::{DateTime, Utc};
 use futures_util::stream::BoxStream;
 use sqlx::PgConnection;
 use std::collections::HashSet;
@@ -141,6 +142,14 @@ impl EngineStorage for PostgresStore {
         self.operators.release_reserved(filter).await
     }
 
+    async fn record_minutes(&self, minutes: &[MinuteStats]) -> Result<()> {
+        self.minutes.record(minutes).await
+    }
+
+    async fn minutes(&self, since: DateTime<Utc>) -> Result<Vec<MinuteStats>> {
+        self.minutes.since(since).await
+    }
+
     async fn schedule(&self, stream: &str, message: NewMessage, due: Due) -> Result<Uuid> {
         PostgresStore::schedule(self, stream, message, due).await
     }
@@ -183,6 +192,10 @@ impl EngineStorage for PostgresStore {
 
     async fn remove_other_jobs(&self, group: &str, declared: &[&str]) -> Result<Vec<RemovedJob>> {
         self.jobs.remove_others(group, declared).await
+    }
+
+    async fn recurring_jobs(&self) -> Result<Vec<RecurringJobInfo>> {
+        self.jobs.list().await
     }
 
     fn wakeups(&self) -> BoxStream<'static, Wakeup> {

@@ -1,8 +1,10 @@
 //! The message store on Postgres. All of its SQL is here.
 
 use crate::announce::Announcer;
+use crate::browse::Browse;
 use crate::checkpoints::Checkpoints;
 use crate::error::{db, duplicate_id};
+use crate::minutes::Minutes;
 use crate::operators::Operators;
 use crate::recurring_jobs::RecurringJobs;
 use crate::scheduled::Scheduled;
@@ -11,7 +13,7 @@ use crate::sql::{
 };
 use beckett_core::scheduling::Due;
 use beckett_core::store::{validate_stream_name, GlobalReader};
-use beckett_core::store::{Pending, Place};
+use beckett_core::store::{CategoryInfo, Found, MessageSearch, Pending, Place, StreamInfo};
 use beckett_core::telemetry;
 use beckett_core::{
     Appended, Error, ExpectedVersion, GlobalCursor, GlobalRead, MessageStorage, NewMessage,
@@ -47,6 +49,8 @@ pub struct PostgresStore {
     pub(crate) scheduled: Scheduled,
     pub(crate) checkpoints: Checkpoints,
     pub(crate) operators: Operators,
+    browse: Browse,
+    pub(crate) minutes: Minutes,
     pub(crate) jobs: RecurringJobs,
     pub(crate) announcer: Announcer,
 }
@@ -82,6 +86,8 @@ impl PostgresStore {
             scheduled: Scheduled::new(pool.clone(), schema, announcer.clone()),
             checkpoints: Checkpoints::new(pool.clone(), schema),
             operators: Operators::new(pool.clone(), schema),
+            browse: Browse::new(pool.clone(), schema),
+            minutes: Minutes::new(pool.clone(), schema),
             jobs: RecurringJobs::new(pool.clone(), schema),
             schema: schema.clone(),
             announcer,
@@ -424,6 +430,31 @@ impl MessageStorage for PostgresStore {
             .await
             .map_err(db)?;
         row.as_ref().map(raw_message).transpose()
+    }
+
+    async fn categories(&self) -> Result<Vec<CategoryInfo>> {
+        self.browse.categories().await
+    }
+
+    async fn streams(
+        &self,
+        category: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StreamInfo>> {
+        self.browse.streams(category, after, limit).await
+    }
+
+    /// A conversation is found through an index, whatever its size; any
+    /// other search looks through at most 50,000 global positions, and
+    /// says where to search on.
+    async fn search_raw(
+        &self,
+        search: &MessageSearch,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Found<RawMessage>> {
+        self.browse.search(search, before, limit).await
     }
 
     async fn head(&self) -> Result<GlobalCursor> {

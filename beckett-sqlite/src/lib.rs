@@ -9,10 +9,12 @@
 //! could pass, across processes sharing the file too.
 #![deny(missing_docs)]
 
+mod browse;
 mod checkpointer;
 mod checkpoints;
 mod error;
 mod messages;
+mod minutes;
 mod open;
 mod readers;
 mod scheduled;

@@ -1,10 +1,13 @@
 //! The message store on SQLite: appends through the writer, reads on the
 //! read connections. All of its SQL is here.
 
+use crate::browse;
 use crate::error::sqlite;
 use crate::SqliteStore;
 use beckett_core::state::Wakeup;
-use beckett_core::store::{encode_batch, validate_stream_name};
+use beckett_core::store::{
+    encode_batch, validate_stream_name, CategoryInfo, Found, MessageSearch, StreamInfo,
+};
 use beckett_core::telemetry;
 use beckett_core::{
     Appended, DecodeError, Encoded, Envelope, Error, ExpectedVersion, GlobalCursor, GlobalRead,
@@ -111,6 +114,37 @@ impl MessageStorage for SqliteStore {
                 let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?1");
                 Ok(query_messages(connection, &sql, [id.as_bytes()])?.pop())
             })
+            .await
+    }
+
+    async fn categories(&self) -> Result<Vec<CategoryInfo>> {
+        self.readers().read(browse::categories).await
+    }
+
+    async fn streams(
+        &self,
+        category: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StreamInfo>> {
+        let (category, after) = (category.to_owned(), after.map(str::to_owned));
+        self.readers()
+            .read(move |connection| browse::streams(connection, &category, after.as_deref(), limit))
+            .await
+    }
+
+    /// A conversation is found through an index, whatever its size; any
+    /// other search looks through at most 50,000 global positions, and
+    /// says where to search on.
+    async fn search_raw(
+        &self,
+        search: &MessageSearch,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Found<RawMessage>> {
+        let search = search.clone();
+        self.readers()
+            .read(move |connection| browse::search(connection, &search, before, limit))
             .await
     }
 

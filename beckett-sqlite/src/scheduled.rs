@@ -6,7 +6,9 @@ use crate::checkpoints::{now, span};
 use crate::error::sqlite;
 use crate::messages::{append, from_micros, limit_to_sql, micros};
 use beckett_core::scheduling::Due;
-use beckett_core::state::{DeclaredJob, DueMessage, KnownJob, RemovedJob, ScheduledInfo};
+use beckett_core::state::{
+    DeclaredJob, DueMessage, KnownJob, RecurringJobInfo, RemovedJob, ScheduledInfo,
+};
 use beckett_core::store::validate_stream_name;
 use beckett_core::{Encoded, Error, ExpectedVersion, NewMessage, Result};
 use rusqlite::{params, Connection, Row};
@@ -247,10 +249,12 @@ pub(crate) fn declare_jobs(
     let now = now();
     let mut declare = connection
         .prepare_cached(
-            "INSERT INTO recurring_jobs AS j (group_name, name, cron, stream_name, declared_at)
-             VALUES (?1, ?2, ?3, ?4, ?5)
+            "INSERT INTO recurring_jobs AS j
+                 (group_name, name, cron, schedule, stream_name, declared_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT (group_name, name) DO UPDATE
-             SET cron = excluded.cron, stream_name = excluded.stream_name, removed_at = NULL,
+             SET cron = excluded.cron, schedule = excluded.schedule,
+                 stream_name = excluded.stream_name, removed_at = NULL,
                  declared_at = CASE WHEN j.removed_at IS NULL THEN j.declared_at
                      ELSE excluded.declared_at END
              RETURNING declared_at",
@@ -259,9 +263,10 @@ pub(crate) fn declare_jobs(
     jobs.iter()
         .map(|job| {
             let declared_at: i64 = declare
-                .query_row(params![group, job.name, job.cron, job.stream, now], |row| {
-                    row.get(0)
-                })
+                .query_row(
+                    params![group, job.name, job.cron, job.schedule, job.stream, now],
+                    |row| row.get(0),
+                )
                 .map_err(sqlite)?;
             Ok(KnownJob {
                 name: job.name.to_owned(),
@@ -302,4 +307,29 @@ pub(crate) fn remove_other_jobs(
         .collect::<rusqlite::Result<_>>()
         .map_err(sqlite)?;
     Ok(removed)
+}
+
+/// Every recurring job, removed ones too, in group and name order.
+pub(crate) fn recurring_jobs(connection: &Connection) -> Result<Vec<RecurringJobInfo>> {
+    connection
+        .prepare_cached(
+            "SELECT group_name, name, cron, schedule, stream_name, declared_at, removed_at
+             FROM recurring_jobs ORDER BY group_name, name",
+        )
+        .and_then(|mut s| {
+            s.query_map([], |row| {
+                let removed_at: Option<i64> = row.get(6)?;
+                Ok(RecurringJobInfo {
+                    group: row.get(0)?,
+                    name: row.get(1)?,
+                    cron: row.get(2)?,
+                    schedule: row.get(3)?,
+                    stream: row.get(4)?,
+                    declared_at: from_micros(row.get(5)?),
+                    removed_at: removed_at.map(from_micros),
+                })
+            })?
+            .collect()
+        })
+        .map_err(sqlite)
 }

@@ -9,12 +9,13 @@ use crate::SqliteStore;
 use beckett_core::scheduling::Due;
 use beckett_core::state::{
     CheckpointFilter, CheckpointInfo, CheckpointKey, Completed, Cursor, DeclaredJob, Delivered,
-    DueMessage, EngineStorage, Failure, KnownJob, Leadership, Raise, Registered, RemovedJob,
-    Reservation, Reserved, ResetOutcome, ScheduledInfo, StartAt, StateTransaction,
-    SubscriptionInfo, Wakeup,
+    DueMessage, EngineStorage, Failure, KnownJob, Leadership, MinuteStats, Raise, RecurringJobInfo,
+    Registered, RemovedJob, Reservation, Reserved, ResetOutcome, ScheduledInfo, StartAt,
+    StateTransaction, SubscriptionInfo, Wakeup,
 };
 use beckett_core::subscription::Selection;
 use beckett_core::{Error, NewMessage, Result};
+use chrono::{DateTime, Utc};
 use futures_util::stream::BoxStream;
 use rusqlite::{params, Connection};
 use std::collections::HashSet;
@@ -227,6 +228,19 @@ impl EngineStorage for SqliteStore {
         Ok(id)
     }
 
+    async fn record_minutes(&self, minutes: &[MinuteStats]) -> Result<()> {
+        let minutes = minutes.to_vec();
+        self.writer()
+            .write(move |c| crate::minutes::record(c, &minutes))
+            .await
+    }
+
+    async fn minutes(&self, since: DateTime<Utc>) -> Result<Vec<MinuteStats>> {
+        self.readers()
+            .read(move |c| crate::minutes::since(c, since))
+            .await
+    }
+
     async fn cancel_scheduled(&self, id: Uuid) -> Result<bool> {
         self.writer().write(move |c| scheduled::cancel(c, id)).await
     }
@@ -286,15 +300,20 @@ impl EngineStorage for SqliteStore {
 
     async fn declare_jobs(&self, group: &str, jobs: &[DeclaredJob<'_>]) -> Result<Vec<KnownJob>> {
         let group = group.to_owned();
-        let jobs: Vec<(String, String, String)> = jobs
+        let jobs: Vec<[String; 4]> = jobs
             .iter()
-            .map(|j| (j.name.to_owned(), j.cron.to_owned(), j.stream.to_owned()))
+            .map(|j| [j.name, j.cron, j.schedule, j.stream].map(str::to_owned))
             .collect();
         self.writer()
             .write(move |c| {
                 let jobs: Vec<DeclaredJob> = jobs
                     .iter()
-                    .map(|(name, cron, stream)| DeclaredJob { name, cron, stream })
+                    .map(|[name, cron, schedule, stream]| DeclaredJob {
+                        name,
+                        cron,
+                        schedule,
+                        stream,
+                    })
                     .collect();
                 scheduled::declare_jobs(c, &group, &jobs)
             })
@@ -310,6 +329,10 @@ impl EngineStorage for SqliteStore {
                 scheduled::remove_other_jobs(c, &group, &declared)
             })
             .await
+    }
+
+    async fn recurring_jobs(&self) -> Result<Vec<RecurringJobInfo>> {
+        self.readers().read(scheduled::recurring_jobs).await
     }
 
     fn wakeups(&self) -> BoxStream<'static, Wakeup> {

@@ -27,7 +27,7 @@ pub use checkpoints::{
     checkpoints_never_move_back, created_checkpoints_are_taken, reservations_exclude_each_other,
     reservations_expire, retries_and_failures, tokens,
 };
-pub use operators::{operators_act_on_filters, pause_and_reset};
+pub use operators::{minutes_add_up, operators_act_on_filters, pause_and_reset};
 pub use scheduling::{
     recurring_jobs, scheduled_in_due_order, scheduled_listed_and_delivered_now, scheduled_once,
     taken_for_elsewhere,

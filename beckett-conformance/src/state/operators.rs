@@ -5,10 +5,11 @@ use super::subscriptions::read_to_end;
 use super::{at_the_end, Fixture, LONG};
 use crate::support::unique;
 use beckett_core::state::{
-    CheckpointFilter, CheckpointKey, CheckpointStatus, Failure, Raise, ResetOutcome, StartAt,
-    Storage, SubscriptionInfo,
+    CheckpointFilter, CheckpointKey, CheckpointStatus, Failure, MinuteStats, Raise, ResetOutcome,
+    StartAt, Storage, SubscriptionInfo,
 };
 use beckett_core::GlobalCursor;
+use chrono::{DurationRound, TimeDelta, Utc};
 use std::collections::BTreeMap;
 use std::time::Duration;
 use uuid::Uuid;
@@ -301,4 +302,48 @@ async fn subscription_info(fixture: &Fixture<'_>) -> SubscriptionInfo {
     let listed = listed.expect("listing subscriptions");
     let info = listed.into_iter().find(|s| s.name == fixture.subscription);
     info.unwrap_or_else(|| panic!("`{}` is listed", fixture.subscription))
+}
+
+/// Minutes recorded by several processes add up: handled and failed
+/// counts are summed, the longest lag is kept, and each subscription's
+/// minutes are read back in order of minute from the one asked for. A
+/// minute more than a day old is forgotten once more minutes come.
+pub async fn minutes_add_up(storage: &Storage) {
+    let state = storage.engine();
+    let group = unique("Minutes");
+    let now = Utc::now().duration_trunc(TimeDelta::minutes(1)).unwrap();
+    let minute = |subscription: &str, ago: TimeDelta, counts: [u64; 3]| MinuteStats {
+        group: group.clone(),
+        subscription: subscription.to_owned(),
+        minute: now - ago,
+        handled: counts[0],
+        failed: counts[1],
+        max_lag_ms: counts[2],
+    };
+    let (one, two) = (TimeDelta::minutes(1), TimeDelta::minutes(2));
+    let old = minute("a", TimeDelta::days(2), [1, 0, 1]);
+    let first = [
+        minute("a", one, [2, 0, 50]),
+        minute("b", one, [1, 1, 7]),
+        old,
+    ];
+    state.record_minutes(&first).await.unwrap();
+    let second = [
+        minute("a", one, [3, 1, 20]),
+        minute("a", TimeDelta::zero(), [4, 0, 9]),
+    ];
+    state.record_minutes(&second).await.unwrap();
+    let read = state.minutes(now - two).await.unwrap();
+    let ours: Vec<_> = read.into_iter().filter(|m| m.group == group).collect();
+    let expected = [
+        minute("a", one, [5, 1, 50]),
+        minute("b", one, [1, 1, 7]),
+        minute("a", TimeDelta::zero(), [4, 0, 9]),
+    ];
+    assert_eq!(ours, expected, "the minutes of `{group}`");
+    let since_old = state.minutes(now - TimeDelta::days(3)).await.unwrap();
+    let forgotten = since_old
+        .iter()
+        .all(|m| m.group != group || m.minute > now - two);
+    assert!(forgotten, "a minute two days old is kept: {since_old:?}");
 }

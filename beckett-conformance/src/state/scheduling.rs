@@ -263,7 +263,8 @@ pub async fn taken_for_elsewhere(storage: &Storage) {
 /// Scheduled messages still to deliver are listed in due order, by stream
 /// prefix, with what they hold; one delivered now is appended at the next
 /// round of delivery, before the others fall due, and then no longer
-/// listed.
+/// listed. One overdue already keeps its place: delivered now, it still
+/// comes before a later one overdue too.
 pub async fn scheduled_listed_and_delivered_now(storage: &Storage) {
     let (engine, messages) = (&**storage.engine(), &**storage.messages());
     let category = unique("Listed");
@@ -326,6 +327,26 @@ pub async fn scheduled_listed_and_delivered_now(storage: &Storage) {
             .expect("delivering now"),
         "delivering now a message delivered already"
     );
+
+    let overdue = format!("{category}-overdue");
+    let mut late = Vec::new();
+    for (n, ago) in [(3, 2), (4, 1)] {
+        let due = Due::from(now - Duration::from_secs(ago));
+        late.push(schedule(engine, &overdue, ping(n), due).await);
+    }
+    assert!(engine.deliver_now(late[0]).await.expect("delivering now"));
+    let listed: Vec<Uuid> = listed(overdue.clone()).await.iter().map(|s| s.id).collect();
+    assert_eq!(listed, late, "overdue messages, one of them delivered now");
+    deliver_due(storage, 100)
+        .await
+        .expect("delivering due messages");
+    let appended: Vec<Uuid> = read_all(messages, &overdue)
+        .await
+        .iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(appended, late, "`{overdue}` after a round of delivery");
+
     for (id, _) in [ids[0], ids[1]] {
         assert!(engine.cancel_scheduled(id).await.expect("cancelling"));
     }
@@ -348,20 +369,35 @@ async fn read_all<S: MessageStorage + ?Sized>(store: &S, stream: &str) -> Vec<En
 }
 
 /// Declaring a group's jobs again keeps when each was first declared, and
-/// updates its cron and stream; `remove_other_jobs` returns, once, the
-/// jobs no longer declared, as last declared, and leaves other groups'
-/// alone; a job declared again after its removal counts as new.
+/// updates its cron, schedule and stream, as the listing shows;
+/// `remove_other_jobs` returns, once, the jobs no longer declared, as last
+/// declared, and leaves other groups' alone; a job declared again after its
+/// removal counts as new.
 pub async fn recurring_jobs(storage: &Storage) {
     let engine = &**storage.engine();
     let (group, neighbour) = (unique("jobs-"), unique("jobs-"));
     let stream = unique("Jobs-");
-    let job = |name, cron| DeclaredJob {
+    // Each as written, and as the `cron` crate reads it.
+    let (hourly, daily) = (("0 * * * *", "0 0 * * * *"), ("0 0 * * *", "0 0 0 * * *"));
+    let job = |name, (cron, schedule)| DeclaredJob {
         name,
         cron,
+        schedule,
         stream: &stream,
     };
-    let hourly = "0 0 * * * *";
-    let daily = "0 0 0 * * *";
+    let listed = || async {
+        let listed = engine
+            .recurring_jobs()
+            .await
+            .expect("listing recurring jobs");
+        let ours = listed.into_iter().filter(|j| j.group == group);
+        ours.map(|j| (j.name, j.cron, j.schedule, j.stream, j.removed_at.is_some()))
+            .collect::<Vec<_>>()
+    };
+    let as_listed = |name: &str, (cron, schedule): (&str, &str), removed| {
+        let (cron, schedule) = (cron.to_owned(), Some(schedule.to_owned()));
+        (name.to_owned(), cron, schedule, stream.clone(), removed)
+    };
 
     let first = declare(engine, &group, &[job("a", hourly), job("b", hourly)]).await;
     assert_eq!(
@@ -386,6 +422,8 @@ pub async fn recurring_jobs(storage: &Storage) {
             "job `{name}` declared again keeps when it was first declared"
         );
     }
+    let expected = [as_listed("a", hourly, false), as_listed("b", daily, false)];
+    assert_eq!(listed().await, expected, "the jobs of `{group}` listed");
 
     let removed = engine.remove_other_jobs(&group, &["a"]).await.unwrap();
     let removed: Vec<(&str, &str, &str)> = removed
@@ -394,8 +432,14 @@ pub async fn recurring_jobs(storage: &Storage) {
         .collect();
     assert_eq!(
         removed,
-        [("b", daily, stream.as_str())],
+        [("b", daily.0, stream.as_str())],
         "the jobs of `{group}` removed, as last declared"
+    );
+    let expected = [as_listed("a", hourly, false), as_listed("b", daily, true)];
+    assert_eq!(
+        listed().await,
+        expected,
+        "the jobs of `{group}`, `b` removed"
     );
     let again = engine.remove_other_jobs(&group, &["a"]).await.unwrap();
     assert!(again.is_empty(), "jobs removed twice: {again:?}");

@@ -391,7 +391,7 @@ async fn call(
     attempt: u32,
 ) -> Result<Handled> {
     let span = telemetry::processing(group, subscription.name, &envelope);
-    let started = Instant::now();
+    let (started, appended) = (Instant::now(), envelope.timestamp);
     let handled = call_handler(engine, group, subscription, reservation, envelope, attempt)
         .instrument(span.clone())
         .await;
@@ -404,6 +404,9 @@ async fn call(
         telemetry::failed(&span);
     }
     telemetry::handled(group, subscription.name, started.elapsed(), ok);
+    engine
+        .tally
+        .count(subscription.group, subscription.name, appended, ok);
     handled
 }
 

@@ -11,6 +11,7 @@ mod queue;
 mod shared;
 mod signals;
 mod supervisor;
+mod tally;
 
 use crate::config::Config;
 use crate::error::Result;
@@ -105,6 +106,7 @@ async fn run(
         storage,
         config,
         supervisor: Supervisor::new(shutdown.clone()),
+        tally: tally::Tally::default(),
         shutdown,
     });
     let mut tasks = tokio::task::JoinSet::new();
@@ -161,7 +163,8 @@ async fn run(
         });
     }
     // The heartbeat outlives the consumers: handlers finishing within the
-    // grace period keep their reservations.
+    // grace period keep their reservations. The tally records what they
+    // did once they are done.
     let beating = CancellationToken::new();
     let heartbeat = {
         let (engine, beating) = (engine.clone(), beating.clone());
@@ -170,9 +173,13 @@ async fn run(
             engine.supervisor.watch("heartbeat", beat).await;
         })
     };
+    let tallying = {
+        let (engine, beating) = (engine.clone(), beating.clone());
+        tokio::spawn(async move { tally::run(&engine, beating).await })
+    };
     while tasks.join_next().await.is_some() {}
     beating.cancel();
-    let _ = heartbeat.await;
+    let _ = tokio::join!(heartbeat, tallying);
     let held = engine.held.drain();
     let released = match held.is_empty() {
         true => Ok(()),

@@ -3,6 +3,7 @@
 use super::held::Held;
 use super::signals::Signals;
 use super::supervisor::Supervisor;
+use super::tally::Tally;
 use crate::backoff::Backoff;
 use crate::config::Config;
 use crate::error::Result;
@@ -25,6 +26,8 @@ pub(crate) struct Engine {
     pub shutdown: CancellationToken,
     /// Stops the process when one of its tasks panics.
     pub supervisor: Supervisor,
+    /// What the process's handlers did, not yet recorded.
+    pub tally: Tally,
 }
 
 impl Engine {

@@ -11,8 +11,9 @@ mod records;
 
 pub use records::{
     CheckpointFilter, CheckpointInfo, CheckpointKey, CheckpointStatus, Completed, Cursor,
-    DeclaredJob, Delivered, DueMessage, Failure, KnownJob, Raise, Registered, RemovedJob,
-    Reservation, Reserved, ResetOutcome, ScheduledInfo, StartAt, SubscriptionInfo,
+    DeclaredJob, Delivered, DueMessage, Failure, KnownJob, MinuteStats, Raise, RecurringJobInfo,
+    Registered, RemovedJob, Reservation, Reserved, ResetOutcome, ScheduledInfo, StartAt,
+    SubscriptionInfo,
 };
 
 use crate::error::Result;
@@ -21,6 +22,7 @@ use crate::scheduling::Due;
 use crate::selection::Selection;
 use crate::store::{Appended, MessageStorage};
 use crate::version::ExpectedVersion;
+use chrono::{DateTime, Utc};
 use futures_util::stream::BoxStream;
 use std::any::Any;
 use std::collections::HashSet;
@@ -158,6 +160,16 @@ pub trait EngineStorage: Any + Send + Sync {
     /// holds.
     async fn release_reserved(&self, filter: &CheckpointFilter) -> Result<u64>;
 
+    // What subscriptions did, a minute at a time.
+
+    /// Adds `minutes` to what is kept of them (keeping the longer lag of
+    /// two), and forgets minutes more than a day old.
+    async fn record_minutes(&self, minutes: &[MinuteStats]) -> Result<()>;
+
+    /// What is kept of every subscription's minutes from `since` on, in
+    /// order of minute.
+    async fn minutes(&self, since: DateTime<Utc>) -> Result<Vec<MinuteStats>>;
+
     // Scheduled messages and recurring jobs.
 
     /// Keeps `message` to append to `stream` when it is due; returns its
@@ -205,6 +217,10 @@ pub trait EngineStorage: Any + Send + Sync {
 
     /// Marks the group's jobs not in `declared` removed; returns them.
     async fn remove_other_jobs(&self, group: &str, declared: &[&str]) -> Result<Vec<RemovedJob>>;
+
+    /// Every recurring job declared, removed ones too, in group and name
+    /// order.
+    async fn recurring_jobs(&self) -> Result<Vec<RecurringJobInfo>>;
 
     // Wake-ups and transactions.
 

@@ -382,6 +382,8 @@ pub struct DeclaredJob<'a> {
     pub name: &'a str,
     /// Its cron expression.
     pub cron: &'a str,
+    /// The expression as the `cron` crate reads it.
+    pub schedule: &'a str,
     /// The stream its occurrences are appended to.
     pub stream: &'a str,
 }
@@ -408,6 +410,28 @@ pub struct RemovedJob {
     pub cron: String,
     /// The stream its occurrences were appended to.
     pub stream: String,
+}
+
+/// A recurring job as the state store keeps it: declared by the programs
+/// of its group, and marked removed once none declares it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecurringJobInfo {
+    /// The job's group.
+    pub group: String,
+    /// The job's name: its subscription's.
+    pub name: String,
+    /// Its cron expression, as written.
+    pub cron: String,
+    /// The expression as the `cron` crate reads it; `None` for a job last
+    /// declared by a version that did not record it.
+    pub schedule: Option<String>,
+    /// The stream its occurrences are appended to.
+    pub stream: String,
+    /// When it was first declared (again, after a removal).
+    pub declared_at: DateTime<Utc>,
+    /// When its group stopped declaring it, if it has: its schedule stopped
+    /// then.
+    pub removed_at: Option<DateTime<Utc>>,
 }
 
 /// What a round of scheduled delivery did.
@@ -492,4 +516,23 @@ impl DueMessage {
             }
         }
     }
+}
+
+/// What one subscription did in one minute, added up over every process
+/// that ran it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MinuteStats {
+    /// The subscription's group.
+    pub group: String,
+    /// The subscription's name.
+    pub subscription: String,
+    /// When the minute began.
+    pub minute: DateTime<Utc>,
+    /// Messages handled.
+    pub handled: u64,
+    /// Handler calls that failed.
+    pub failed: u64,
+    /// The longest a message handled in the minute waited from its append
+    /// to its handling, in milliseconds.
+    pub max_lag_ms: u64,
 }

@@ -5,10 +5,12 @@
 //! A store implements the raw reads; the engine and users read through the
 //! decoding methods the trait provides.
 
+mod browse;
 mod cursor;
 mod envelope;
 mod stream_name;
 
+pub use browse::{CategoryInfo, Found, MessageSearch, StreamInfo};
 pub use cursor::{GlobalCursor, Pending, Place};
 pub use envelope::{Envelope, RawMessage};
 pub use stream_name::{category, validate as validate_stream_name, MAX_STREAM_NAME_BYTES};
@@ -185,6 +187,90 @@ pub trait MessageStorage: Any + Send + Sync {
             .await?
             .map(RawMessage::decode)
             .transpose()
+    }
+
+    /// The categories of the store's streams, by name, with how many
+    /// streams and messages each holds. By default the whole global order
+    /// is read: a store that keeps its streams apart answers quicker.
+    ///
+    /// ```no_run
+    /// # async fn demo(store: &dyn beckett::MessageStorage) -> beckett::Result<()> {
+    /// for category in store.categories().await? {
+    ///     println!("{}: {} streams", category.name, category.streams);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    async fn categories(&self) -> Result<Vec<CategoryInfo>> {
+        browse::categories(self).await
+    }
+
+    /// Up to `limit` streams of `category`, in byte order of their names,
+    /// after the stream named `after` if given. By default the whole
+    /// global order is read.
+    ///
+    /// ```no_run
+    /// # async fn demo(store: &dyn beckett::MessageStorage) -> beckett::Result<()> {
+    /// let first = store.streams("Order", None, 50).await?;
+    /// let next = store.streams("Order", first.last().map(|s| s.name.as_str()), 50).await?;
+    /// # Ok(()) }
+    /// ```
+    async fn streams(
+        &self,
+        category: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StreamInfo>> {
+        browse::streams(self, category, after, limit).await
+    }
+
+    /// Up to `limit` messages that `search` finds below global position
+    /// `before` (from the newest, if `None`), newest first, their metadata
+    /// as stored. By default the whole global order is read.
+    async fn search_raw(
+        &self,
+        search: &MessageSearch,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Found<RawMessage>> {
+        browse::search(self, search, before, limit).await
+    }
+
+    /// Up to `limit` messages that `search` finds below global position
+    /// `before` (from the newest, if `None`), newest first, and where to
+    /// search on.
+    ///
+    /// ```no_run
+    /// # async fn demo(store: &dyn beckett::MessageStorage) -> beckett::Result<()> {
+    /// use beckett::store::MessageSearch;
+    ///
+    /// let search = MessageSearch::default().message_type("OrderPlaced");
+    /// let mut before = None;
+    /// loop {
+    ///     let found = store.search(&search, before, 100).await?;
+    ///     for message in &found.messages {
+    ///         println!("{} in {}", message.id, message.stream);
+    ///     }
+    ///     match found.older {
+    ///         Some(older) => before = Some(older),
+    ///         None => break,
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    async fn search(
+        &self,
+        search: &MessageSearch,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Found<Envelope>> {
+        let Found { messages, older } = self.search_raw(search, before, limit).await?;
+        Ok(Found {
+            messages: messages
+                .into_iter()
+                .map(RawMessage::decode)
+                .collect::<Result<_>>()?,
+            older,
+        })
     }
 
     /// A reader of the global order for one consumer that follows it for

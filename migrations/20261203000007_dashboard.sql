@@ -1,0 +1,25 @@
+-- Operators find a conversation by its correlation id: the messages that
+-- carry one (those appended while handling another) are indexed by it.
+CREATE INDEX messages_correlation ON messages ((metadata ->> 'correlation_id'))
+    WHERE (metadata ->> 'correlation_id') IS NOT NULL;
+
+-- What each subscription did, a minute at a time: every process adds what
+-- it handled to the minute's row, for the dashboard's charts. Rows older
+-- than a day are deleted as new ones come.
+CREATE TABLE subscription_minutes (
+    group_name text NOT NULL,
+    subscription text NOT NULL,
+    minute timestamptz NOT NULL,
+    handled bigint NOT NULL,
+    failed bigint NOT NULL,
+    -- The longest a message handled in the minute waited from its append.
+    max_lag_ms bigint NOT NULL,
+    PRIMARY KEY (group_name, subscription, minute)
+);
+CREATE INDEX subscription_minutes_by_minute ON subscription_minutes (minute);
+
+-- A recurring job's schedule as the `cron` crate reads it (seconds first,
+-- days of week from 1 for Sunday), which `#[recurring]` compiled from its
+-- expression: what any reader needs to tell its next occurrences. Null for
+-- a job last declared by an older version.
+ALTER TABLE recurring_jobs ADD COLUMN schedule text;
