@@ -1,15 +1,17 @@
 //! The `beckett` command: migrates a store, and lets an operator look after
-//! its subscriptions, checkpoints and scheduled messages.
+//! its subscriptions, checkpoints, scheduled messages and recurring jobs.
 //!
 //! ```sh
 //! beckett --database-url postgres://localhost/app failed --group Billing
 //! beckett retry --group Billing --error "connection refused"
 //! beckett reset Billing request_invoice --to start
 //! beckett subscriptions --json
+//! beckett run-now Reporting hourly_report
 //! ```
 
 mod output;
 
+use beckett::recurring::{RecurringJobs, RunNow};
 use beckett::state::{CheckpointFilter, CheckpointStatus, Storage};
 use beckett::subscription::{Checkpoints, ResetOutcome, ResetTo, Subscriptions};
 use beckett::{Error, Schema};
@@ -19,7 +21,7 @@ use std::process::ExitCode;
 use uuid::Uuid;
 
 /// Migrates a beckett store, and looks after its subscriptions,
-/// checkpoints and scheduled messages.
+/// checkpoints, scheduled messages and recurring jobs.
 #[derive(Debug, Parser)]
 #[command(name = "beckett", version)]
 struct Cli {
@@ -118,6 +120,16 @@ enum Operation {
     DeliverNow {
         /// The scheduled message's id.
         id: Uuid,
+    },
+    /// Lists the recurring jobs: their cron expressions, last runs and how
+    /// those went.
+    Recurring,
+    /// Runs a recurring job now, once; its schedule goes on as before.
+    RunNow {
+        /// The job's group.
+        group: String,
+        /// The job's name.
+        name: String,
     },
 }
 
@@ -292,6 +304,18 @@ async fn operate(operation: Operation, storage: &Storage, out: &Output) -> Resul
         Operation::DeliverNow { id } => {
             let moved = storage.engine().deliver_now(id).await?;
             out.done("due now", waiting(moved, id)?);
+        }
+        Operation::Recurring => {
+            out.recurring(&RecurringJobs::on(storage.clone()).list().await?);
+        }
+        Operation::RunNow { group, name } => {
+            match RecurringJobs::on(storage.clone())
+                .run_now(&group, &name)
+                .await?
+            {
+                RunNow::Appended { .. } => out.done("run now", 1),
+                refused => return Err(usage(&refused.to_string())),
+            }
         }
     }
     Ok(())

@@ -1,5 +1,6 @@
 //! What the commands print: aligned tables for people, JSON for programs.
 
+use beckett::recurring::{RecurringJob, RunOutcome};
 use beckett::state::{CheckpointInfo, ScheduledInfo, SubscriptionInfo};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
@@ -85,6 +86,50 @@ impl Output {
                 time(s.deliver_at),
             ]
         });
+    }
+
+    /// Recurring jobs, with when each runs next and how its last run went.
+    pub fn recurring(&self, jobs: &[RecurringJob]) {
+        self.list(
+            jobs,
+            &[
+                "GROUP",
+                "NAME",
+                "CRON",
+                "NEXT",
+                "LAST RUN",
+                "OUTCOME",
+                "LAST ERROR",
+            ],
+            |j| {
+                let next = match (&j.info.removed_at, j.next.as_deref()) {
+                    (Some(_), _) => "removed".to_owned(),
+                    (None, Some([soonest, ..])) => time(*soonest),
+                    (None, Some([])) => "never".to_owned(),
+                    (None, None) => "unknown".to_owned(),
+                };
+                let run = j.last_run.as_ref();
+                let error = run.and_then(|run| match &run.outcome {
+                    RunOutcome::Retrying { error, .. } | RunOutcome::Failed { error, .. } => {
+                        Some(first_line(error))
+                    }
+                    _ => None,
+                });
+                vec![
+                    j.info.group.clone(),
+                    j.info.name.clone(),
+                    j.info.cron.clone(),
+                    next,
+                    run.map(|run| match run.run_now {
+                        true => format!("{} (run now)", time(run.scheduled_at)),
+                        false => time(run.scheduled_at),
+                    })
+                    .unwrap_or_else(|| "never".to_owned()),
+                    run.map(|run| run.outcome.to_string()).unwrap_or_default(),
+                    error.unwrap_or_default(),
+                ]
+            },
+        );
     }
 
     /// What an action did, and to how many.

@@ -2,6 +2,7 @@
 //! process, as an operator runs it, and its effect read back through the
 //! library.
 
+use beckett::recurring::RecurringJobs;
 use beckett::scheduling::Due;
 use beckett::subscription::{CheckpointFilter, CheckpointStatus, Checkpoints, Subscriptions};
 use beckett::{Beckett, Envelope, ExpectedVersion, MessageStorage, NewMessage, PostgresStore};
@@ -16,6 +17,12 @@ async fn orders(envelope: Envelope) -> Result<(), beckett::BoxError> {
         true => Err(format!("refused at {}", envelope.stream).into()),
         false => Ok(()),
     }
+}
+
+/// At midnight: never due while the test runs, unless run now.
+#[beckett::recurring("0 0 * * *", group = "CliJobs")]
+async fn nightly() -> beckett::Result<()> {
+    Ok(())
 }
 
 /// Runs `beckett` with `args` on the database at `url`.
@@ -169,6 +176,78 @@ async fn operators_commands_on_postgres(pool: PgPool) {
     assert!(gone.contains("is waiting"), "{gone}");
 }
 
+#[sqlx::test(migrations = false)]
+async fn recurring_jobs_are_listed_and_run_now(pool: PgPool) {
+    let url = url_of(&pool);
+    ok(&url, &["migrate"]);
+    let engine = Beckett::builder()
+        .pool(pool.clone())
+        .groups(["CliJobs"])
+        .poll_interval(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    let (finish, finished) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(engine.run_until(async move {
+        let _ = finished.await;
+    }));
+    let jobs = RecurringJobs::new(PostgresStore::new(pool.clone()));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while jobs.list().await.unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "the job is declared");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let listed = json(&url, &["recurring"]);
+    let job = &listed[0];
+    assert_eq!(
+        (&job["group"], &job["name"], &job["cron"], &job["stream"]),
+        (
+            &json!("CliJobs"),
+            &json!("nightly"),
+            &json!("0 0 * * *"),
+            &json!("Recurring-CliJobs.nightly")
+        ),
+        "{listed}"
+    );
+    // The job's schedule comes from the store: the command does not
+    // declare the job.
+    let next = job["next"].as_array().expect("next occurrences listed");
+    let midnights = next
+        .iter()
+        .filter_map(Value::as_str)
+        .filter(|at| at.ends_with("T00:00:00Z"));
+    assert_eq!(midnights.count(), 5, "the next 5 midnights: {listed}");
+    assert_eq!(job["last_run"], Value::Null, "{listed}");
+
+    assert_eq!(ok(&url, &["run-now", "CliJobs", "nightly"]), "run now: 1\n");
+    loop {
+        let listed = json(&url, &["recurring"]);
+        let run = &listed[0]["last_run"];
+        if run["outcome"]["status"] == "handled" {
+            assert_eq!(run["run_now"], true, "{listed}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the run is handled: {listed}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let table = ok(&url, &["recurring"]);
+    assert!(
+        table.starts_with("GROUP")
+            && table.contains("0 0 * * *  20")
+            && table.contains("T00:00:00Z")
+            && table.contains("(run now)  handled"),
+        "{table}"
+    );
+    let unknown = refused(&url, &["run-now", "CliJobs", "hourly"]);
+    assert!(
+        unknown.contains("no recurring job `hourly` is declared in group `CliJobs`"),
+        "{unknown}"
+    );
+
+    finish.send(()).unwrap();
+    running.await.unwrap().unwrap();
+}
+
 #[test]
 fn a_sqlite_file_is_migrated_and_listed() {
     let dir = std::env::temp_dir().join(format!("beckett-cli-{}", std::process::id()));
@@ -176,6 +255,7 @@ fn a_sqlite_file_is_migrated_and_listed() {
     let url = format!("sqlite:{}", dir.join("cli.db").display());
     assert_eq!(json(&url, &["migrate"]), json!({ "migrated": 1 }));
     assert_eq!(json(&url, &["subscriptions"]), json!([]));
+    assert_eq!(json(&url, &["recurring"]), json!([]));
     assert_eq!(
         ok(&url, &["failed"]),
         "GROUP  SUBSCRIPTION  STREAM  POSITION  VERSION  STATUS  ATTEMPTS  LAST ERROR\n"

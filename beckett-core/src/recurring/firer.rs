@@ -3,13 +3,12 @@
 //! read, so exactly one append per occurrence succeeds.
 
 use super::schedule::{due, next, parse};
+use super::stream::{append_after, newest, Newest};
 use super::{Occurrence, RecurringDescriptor};
 use crate::backoff::Backoff;
-use crate::error::{Error, Result};
-use crate::message::NewMessage;
+use crate::error::Result;
 use crate::state::{DeclaredJob, EngineStorage, KnownJob};
 use crate::store::MessageStorage;
-use crate::version::ExpectedVersion;
 use chrono::{DateTime, TimeDelta, Utc};
 use cron::Schedule;
 use tokio_util::sync::CancellationToken;
@@ -48,6 +47,7 @@ pub(crate) async fn declare(
         .map(|job| DeclaredJob {
             name: job.subscription.name,
             cron: job.cron,
+            schedule: job.schedule,
             stream: job.stream(),
         })
         .collect();
@@ -127,49 +127,20 @@ async fn fire_due(store: &dyn MessageStorage, firing: &Firing) -> Result<Option<
         clock,
     } = firing;
     loop {
-        let (version, last) = last_occurrence(store, job).await?;
+        let newest = newest(store, job.stream()).await?;
         let now = clock.now();
-        let since = last.unwrap_or(*declared_at);
+        let since = newest.as_ref().map_or(*declared_at, Newest::since);
         let Some(scheduled_at) = due(schedule, since, now) else {
             return Ok(next(schedule, since.max(now)));
         };
-        let occurrence = NewMessage::new(&Occurrence::new(job.subscription.name, scheduled_at))?;
-        let fired = store
-            .append(
-                job.stream(),
-                ExpectedVersion::Exact(version),
-                vec![occurrence],
-            )
-            .await;
-        match fired {
-            Ok(_) => {
-                tracing::debug!(job = job.subscription.name, %scheduled_at, "fired recurring job");
-                return Ok(next(schedule, now));
-            }
-            // Another process fired it first: read again.
-            Err(Error::WrongExpectedVersion { .. }) => {}
-            Err(error) => return Err(error),
+        let occurrence = Occurrence::new(job.subscription.name, scheduled_at);
+        // `None`: another process fired it first, so read again.
+        if append_after(store, job.stream(), newest.as_ref(), &occurrence)
+            .await?
+            .is_some()
+        {
+            tracing::debug!(job = job.subscription.name, %scheduled_at, "fired recurring job");
+            return Ok(next(schedule, now));
         }
     }
-}
-
-/// The job stream's version and the time of the occurrence fired last.
-async fn last_occurrence(
-    store: &dyn MessageStorage,
-    job: &RecurringDescriptor,
-) -> Result<(i64, Option<DateTime<Utc>>)> {
-    let Some(last) = store.last_message(job.stream()).await? else {
-        return Ok((0, None));
-    };
-    let last = last.decode()?;
-    let fired_for = match last.decode::<Occurrence>() {
-        Ok(occurrence) => occurrence.scheduled_at,
-        Err(error) => {
-            // Something else was appended to the job's stream; its time
-            // stands in for the occurrence's.
-            tracing::warn!(job = job.subscription.name, %error, "the last message of a recurring job's stream is not an occurrence");
-            last.timestamp
-        }
-    };
-    Ok((last.position, Some(fired_for)))
 }

@@ -18,6 +18,9 @@
 //! longer declared, its schedule stops, the start-up log says so, and its
 //! stream keeps its history.
 //!
+//! [`RecurringJobs`] shows operators every job declared, when it runs next
+//! and how its last run went, and runs one now, out of its schedule.
+//!
 //! The expression has 5 fields (minute, hour, day of month, month, day of
 //! week), or 6 or 7 (seconds first, then those five, then an optional
 //! year), and is read in UTC. Days of week are numbered as in crontab: 0 or
@@ -43,9 +46,14 @@
 //! ```
 
 mod firer;
+mod jobs;
+mod runs;
 mod schedule;
+mod stream;
 
 pub(crate) use firer::{declare, run};
+pub use jobs::{RecurringJob, RecurringJobs, RunNow};
+pub use runs::{LastRun, RunOutcome};
 
 use crate::error::Result;
 use crate::message::Message;
@@ -55,7 +63,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// What firing a recurring job appends to its stream: which job, and the
-/// time of the occurrence it stands for.
+/// time of the occurrence it stands for. An operator's
+/// [run now](RecurringJobs::run_now) appends one too, which says so.
 ///
 /// ```no_run
 /// # async fn demo(store: beckett::PostgresStore) -> beckett::Result<()> {
@@ -73,8 +82,15 @@ use serde::{Deserialize, Serialize};
 pub struct Occurrence {
     /// The job's name.
     pub job: String,
-    /// When the occurrence was due by the job's schedule.
+    /// When the occurrence was due by the job's schedule; for a run an
+    /// operator asked for, when they asked.
     pub scheduled_at: DateTime<Utc>,
+    /// Set for a run an operator asked for: when the scheduled occurrence
+    /// before it was due (or the job declared, if none was yet), which the
+    /// schedule goes on from, so the run takes no scheduled occurrence's
+    /// place. `None` for an occurrence of the schedule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_now_after: Option<DateTime<Utc>>,
 }
 
 impl Occurrence {
@@ -90,6 +106,7 @@ impl Occurrence {
         Self {
             job: job.into(),
             scheduled_at,
+            run_now_after: None,
         }
     }
 }
