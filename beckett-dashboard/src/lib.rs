@@ -1,7 +1,7 @@
 //! The operators' dashboard of beckett: subscriptions and their lag,
-//! checkpoints with their errors and the actions on them, messages and
-//! streams, and scheduled messages, as an axum [`Router`] an application
-//! mounts under any prefix.
+//! checkpoints with their errors and the actions on them, messages,
+//! streams and conversations, scheduled messages, and recurring jobs, as
+//! an axum [`Router`] an application mounts under any prefix.
 //!
 //! ```no_run
 //! # async fn demo(store: beckett::PostgresStore) -> std::io::Result<()> {
@@ -31,6 +31,7 @@ mod security;
 
 use axum::routing::{get, post};
 use axum::Router;
+use beckett_core::recurring::RecurringJobs;
 use beckett_core::state::{EngineStorage, Storage};
 use beckett_core::subscription::{Checkpoints, Subscriptions};
 use beckett_core::MessageStorage;
@@ -76,6 +77,7 @@ impl Dashboard {
         let app = Arc::new(App {
             subscriptions: Subscriptions::on(self.storage.clone()),
             checkpoints: Checkpoints::shared(self.storage.engine().clone()),
+            recurring: RecurringJobs::on(self.storage.clone()),
             storage: self.storage,
             read_only: self.read_only,
         });
@@ -92,12 +94,21 @@ impl Dashboard {
             .route("/checkpoints/one", get(pages::checkpoints::one))
             .route("/checkpoints/confirm", get(pages::checkpoints::confirm))
             .route("/checkpoints/act", post(pages::checkpoints::act))
+            .route("/messages", get(pages::messages::categories))
+            .route("/messages/found", get(pages::messages::found))
             .route("/messages/{id}", get(pages::messages::message))
+            .route(
+                "/messages/{id}/conversation",
+                get(pages::conversation::show),
+            )
+            .route("/category", get(pages::messages::category_streams))
             .route("/stream", get(pages::messages::stream))
             .route("/search", get(pages::messages::search))
             .route("/scheduled", get(pages::scheduled::show))
             .route("/scheduled/confirm", get(pages::scheduled::confirm))
             .route("/scheduled/act", post(pages::scheduled::act))
+            .route("/recurring", get(pages::recurring::show))
+            .route("/recurring/run", post(pages::recurring::run))
             .route("/assets/{file}", get(assets::serve))
             .layer(axum::middleware::from_fn_with_state(
                 app.read_only,
@@ -113,5 +124,6 @@ struct App {
     storage: Storage,
     subscriptions: Subscriptions,
     checkpoints: Checkpoints,
+    recurring: RecurringJobs,
     read_only: bool,
 }

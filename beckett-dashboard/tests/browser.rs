@@ -2,7 +2,10 @@
 //! chromedriver, against a dashboard on a real database while the engine
 //! runs. A failed stream is shown, retried by a click and handled; the
 //! failed streams left are skipped in bulk, after a confirmation; a form on
-//! another site that posts to the dashboard is refused.
+//! another site that posts to the dashboard is refused. An operator
+//! browses from the store's categories to a stream, a message, and the
+//! conversation it belongs to; the Live switch stops and starts the
+//! refreshes of the overview, whose chart shows what the engine handled.
 //!
 //! Needs Debian's `chromium` and `chromium-driver`, which `scripts/test`
 //! installs. With `DASHBOARD_SCREENSHOTS=dir`, saves a screenshot of each
@@ -11,6 +14,7 @@
 use axum::response::Html;
 use axum::routing::get;
 use beckett::dashboard::Dashboard;
+use beckett::state::{EngineStorage, MinuteStats};
 use beckett::subscription::{CheckpointFilter, CheckpointStatus, Checkpoints};
 use beckett::{
     Beckett, Context, Envelope, ExpectedVersion, MessageStorage, NewMessage, PostgresStore,
@@ -20,21 +24,74 @@ use serde_json::json;
 use sqlx::PgPool;
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Fails on messages that say so, until the `healed` table holds a row.
+/// Fails on messages that say so, and hangs on those that say so, until
+/// the `healed` table holds a row.
 #[beckett::subscription(group = "Browser", category = "Browser", max_retries = 0)]
 async fn picky(envelope: Envelope, ctx: Context) -> Result<(), beckett::BoxError> {
     let store = ctx
         .store()
         .downcast_ref::<PostgresStore>()
         .expect("on Postgres");
-    let healed: bool = sqlx::query_scalar("SELECT EXISTS (SELECT FROM healed)")
-        .fetch_one(store.pool())
-        .await?;
-    if envelope.data["fail"] == true && !healed {
+    let healed =
+        || sqlx::query_scalar("SELECT EXISTS (SELECT FROM healed)").fetch_one(store.pool());
+    if envelope.data["hang"] == true {
+        while !healed().await? {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    if envelope.data["fail"] == true && !healed().await? {
         return Err(format!("card declined for {}", envelope.stream).into());
     }
+    Ok(())
+}
+
+/// What the shop's handlers pass on: the order's number.
+#[derive(beckett::Message, serde::Serialize, serde::Deserialize)]
+struct OrderPlaced {
+    order: u64,
+}
+
+/// Asked for by each order.
+#[derive(beckett::Message, serde::Serialize, serde::Deserialize)]
+struct PaymentRequested {
+    order: u64,
+}
+
+/// Sent for each payment.
+#[derive(beckett::Message, serde::Serialize, serde::Deserialize)]
+struct ReceiptSent {
+    order: u64,
+}
+
+/// Booked for each payment.
+#[derive(beckett::Message, serde::Serialize, serde::Deserialize)]
+struct SaleBooked {
+    order: u64,
+}
+
+/// Asks for a payment for each order, in the order's conversation.
+#[beckett::subscription(group = "Shop", messages(OrderPlaced))]
+async fn charge(placed: OrderPlaced, ctx: Context) -> beckett::Result<()> {
+    let payment = PaymentRequested {
+        order: placed.order,
+    };
+    let stream = format!("Payment-{}", placed.order);
+    ctx.append(&stream, ExpectedVersion::Any, payment).await?;
+    Ok(())
+}
+
+/// Sends a receipt and books the sale for each payment.
+#[beckett::subscription(group = "Shop", messages(PaymentRequested))]
+async fn receipt(paid: PaymentRequested, ctx: Context) -> beckett::Result<()> {
+    let (order, sent) = (paid.order, ReceiptSent { order: paid.order });
+    ctx.append(&format!("Order-{order}"), ExpectedVersion::Any, sent)
+        .await?;
+    let booked = SaleBooked { order };
+    ctx.append("Ledger", ExpectedVersion::Any, booked).await?;
     Ok(())
 }
 
@@ -102,6 +159,11 @@ async fn screenshot(client: &Client, name: &str) {
     }
 }
 
+/// Clicks what `locator` finds.
+async fn click(client: &Client, locator: Locator<'_>) {
+    client.find(locator).await.unwrap().click().await.unwrap();
+}
+
 /// Waits until `check` holds, for up to 20 seconds.
 async fn eventually<F, Fut>(what: &str, mut check: F)
 where
@@ -140,8 +202,10 @@ async fn operators_retry_skip_and_are_guarded_in_a_browser(pool: PgPool) {
         .await
         .unwrap();
     let store = PostgresStore::new(pool.clone());
-    for n in 1..=3 {
-        let message = NewMessage::from_json("PaymentRequested", json!({ "fail": true }));
+    for (n, data) in [(1, "fail"), (2, "fail"), (3, "fail"), (4, "hang")]
+        .map(|(n, what)| (n, json!({ what: true })))
+    {
+        let message = NewMessage::from_json("PaymentRequested", data);
         let stream = format!("Browser-{n}");
         store
             .append(&stream, ExpectedVersion::Any, vec![message])
@@ -162,8 +226,10 @@ async fn operators_retry_skip_and_are_guarded_in_a_browser(pool: PgPool) {
     let failed = CheckpointFilter::default()
         .group("Browser")
         .status(CheckpointStatus::Failed);
-    eventually("three streams fail", || async {
+    let hanging = CheckpointFilter::default().group("Browser").reserved(true);
+    eventually("three streams fail and one hangs", || async {
         checkpoints.count(&failed).await.unwrap() == 3
+            && checkpoints.count(&hanging).await.unwrap() == 1
     })
     .await;
 
@@ -179,6 +245,31 @@ async fn operators_retry_skip_and_are_guarded_in_a_browser(pool: PgPool) {
         "the overview shows the failures: {overview}"
     );
     screenshot(&client, "overview").await;
+
+    // Only the hanging stream's reservation is counted, and released.
+    client
+        .goto(&format!("{dashboard}/checkpoints?group=Browser"))
+        .await
+        .unwrap();
+    click(&client, Locator::LinkText("Release all reserved…")).await;
+    let question = shown(&client, "Release 1 checkpoint").await;
+    assert!(
+        question.contains("Release 1 checkpoint matching group \"Browser\"?"),
+        "the release's confirmation: {question}"
+    );
+    screenshot(&client, "release").await;
+    assert_eq!(
+        checkpoints.count(&hanging).await.unwrap(),
+        1,
+        "released before the confirmation"
+    );
+    click(
+        &client,
+        Locator::XPath("//button[text()='Release 1 checkpoint']"),
+    )
+    .await;
+    let released = shown(&client, "Released: 1 checkpoint").await;
+    assert!(released.contains("Released: 1 checkpoint"), "{released}");
 
     client
         .goto(&format!("{dashboard}/checkpoints?status=failed"))
@@ -253,6 +344,14 @@ async fn operators_retry_skip_and_are_guarded_in_a_browser(pool: PgPool) {
         ))
         .await
         .unwrap();
+    click(&client, Locator::LinkText("Browser-2")).await;
+    let failed_one = shown(&client, "card declined for Browser-2").await;
+    assert!(
+        failed_one.contains("card declined for Browser-2") && failed_one.contains("\"fail\": true"),
+        "a failed checkpoint shows its error and the message it failed on: {failed_one}"
+    );
+    screenshot(&client, "checkpoint").await;
+    client.back().await.unwrap();
     let skip_all = Locator::LinkText("Skip all 2 failed…");
     client.find(skip_all).await.unwrap().click().await.unwrap();
     let question = shown(&client, "Skip 2 checkpoints matching").await;
@@ -285,4 +384,171 @@ async fn operators_retry_skip_and_are_guarded_in_a_browser(pool: PgPool) {
     client.close().await.unwrap();
     stop.send(()).unwrap();
     running.await.unwrap().unwrap();
+}
+
+#[sqlx::test(migrations = false)]
+async fn operators_browse_to_a_conversation_in_a_browser(pool: PgPool) {
+    beckett::migrate(&pool).await.unwrap();
+    let store = PostgresStore::new(pool.clone());
+    for n in 1..=2 {
+        let placed = NewMessage::new(&OrderPlaced { order: n }).unwrap();
+        let stream = format!("Order-{n}");
+        store
+            .append(&stream, ExpectedVersion::Any, vec![placed])
+            .await
+            .unwrap();
+    }
+    let engine = Beckett::builder()
+        .pool(pool.clone())
+        .groups(["Shop"])
+        .poll_interval(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(engine.run_until(async {
+        let _ = stopped.await;
+    }));
+    eventually("both sales are booked", || async {
+        store.read_stream("Ledger", 1, 10).await.unwrap().len() == 2
+    })
+    .await;
+    stop.send(()).unwrap();
+    running.await.unwrap().unwrap();
+    let reminder = NewMessage::from_json("PaymentReminderDue", json!({ "order": 1 }));
+    let in_a_day = Duration::from_secs(24 * 3600);
+    store.schedule("Order-1", reminder, in_a_day).await.unwrap();
+
+    // Counts the live parts' refreshes, which htmx marks.
+    let refreshes = Arc::new(AtomicUsize::new(0));
+    let counting = refreshes.clone();
+    let app = axum::Router::new()
+        .nest("/ops", Dashboard::new(store.clone()).router())
+        .layer(axum::middleware::from_fn(
+            move |request: axum::extract::Request, next: axum::middleware::Next| {
+                if request.headers().contains_key("hx-request") {
+                    counting.fetch_add(1, Ordering::SeqCst);
+                }
+                next.run(request)
+            },
+        ));
+    let dashboard = format!("http://{}/ops", serve(app).await);
+    let (_driver, client) = browser().await;
+    client.goto(&dashboard).await.unwrap();
+    let overview = shown(&client, "4 handled").await;
+    assert!(
+        overview.contains("Handled per minute, last hour: 4 handled"),
+        "the engine's minutes charted: {overview}"
+    );
+    screenshot(&client, "overview-chart").await;
+
+    // Paused, the overview neither asks for news nor shows any, across a
+    // reload too; live again, it asks at once.
+    let live = Locator::Id("live-toggle");
+    click(&client, live).await;
+    let paused_at = refreshes.load(Ordering::SeqCst);
+    let more = MinuteStats {
+        group: "Shop".into(),
+        subscription: "charge".into(),
+        minute: chrono::Utc::now(),
+        handled: 5,
+        failed: 0,
+        max_lag_ms: 0,
+    };
+    store.record_minutes(&[more]).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    assert_eq!(
+        refreshes.load(Ordering::SeqCst),
+        paused_at,
+        "refreshed while paused"
+    );
+    let still = shown(&client, "4 handled").await;
+    assert!(still.contains("4 handled"), "changed while paused: {still}");
+    client.refresh().await.unwrap();
+    let reloaded = shown(&client, "9 handled").await;
+    assert!(reloaded.contains("9 handled"), "{reloaded}");
+    let switch = client.find(live).await.unwrap();
+    assert!(
+        !switch.is_selected().await.unwrap(),
+        "a reload forgot the pause"
+    );
+    switch.click().await.unwrap();
+    eventually("a live overview refreshes", || async {
+        refreshes.load(Ordering::SeqCst) > paused_at
+    })
+    .await;
+    click(&client, Locator::LinkText("Scheduled")).await;
+    let scheduled = shown(&client, "PaymentReminderDue").await;
+    assert!(
+        scheduled.contains("Order-1 PaymentReminderDue"),
+        "{scheduled}"
+    );
+    screenshot(&client, "scheduled").await;
+
+    click(&client, Locator::LinkText("Messages")).await;
+    let categories = shown(&client, "Ledger").await;
+    for (category, streams, messages) in [("Ledger", 1, 2), ("Order", 2, 4), ("Payment", 2, 2)] {
+        let row = format!("{category} {streams} {messages}");
+        assert!(categories.contains(&row), "{row} in {categories}");
+    }
+    screenshot(&client, "messages").await;
+
+    click(&client, Locator::LinkText("Order")).await;
+    let streams = shown(&client, "Order-2").await;
+    assert!(
+        streams.contains("Order-1 2\nOrder-2 2"),
+        "the streams of Order: {streams}"
+    );
+    click(&client, Locator::LinkText("Order-1")).await;
+    let stream = shown(&client, "ReceiptSent").await;
+    assert!(
+        stream.contains("1 OrderPlaced") && stream.contains("2 ReceiptSent"),
+        "the stream Order-1: {stream}"
+    );
+    screenshot(&client, "stream").await;
+
+    let placed = store.read_stream("Order-1", 1, 1).await.unwrap().remove(0);
+    click(&client, Locator::LinkText(&placed.id.to_string())).await;
+    let message = shown(&client, "\"order\": 1").await;
+    assert!(message.contains("OrderPlaced"), "the message: {message}");
+    screenshot(&client, "message").await;
+
+    click(
+        &client,
+        Locator::LinkText("What caused it, and what it caused"),
+    )
+    .await;
+    shown(&client, "SaleBooked").await;
+    let items = client.find_all(Locator::Css("ol.tree li")).await.unwrap();
+    let mut tree = Vec::new();
+    for item in items {
+        let depth = item.attr("class").await.unwrap().unwrap_or_default();
+        let text = item.text().await.unwrap();
+        let message_type = text.split(' ').next().unwrap_or_default().to_owned();
+        tree.push((
+            message_type,
+            depth.split(' ').next().unwrap_or_default().to_owned(),
+        ));
+    }
+    let expected = [
+        ("OrderPlaced", "depth-0"),
+        ("PaymentRequested", "depth-1"),
+        ("ReceiptSent", "depth-2"),
+        ("SaleBooked", "depth-2"),
+    ];
+    let expected: Vec<_> = expected
+        .iter()
+        .map(|(t, d)| (t.to_string(), d.to_string()))
+        .collect();
+    assert_eq!(tree, expected, "the conversation of order 1, as a tree");
+    screenshot(&client, "conversation").await;
+
+    client
+        .goto(&format!("{dashboard}/messages/found?type=SaleBooked"))
+        .await
+        .unwrap();
+    let found = shown(&client, "Ledger").await;
+    screenshot(&client, "found").await;
+    let rows = found.matches(" SaleBooked ").count();
+    assert_eq!(rows, 2, "both sales found: {found}");
+    client.close().await.unwrap();
 }

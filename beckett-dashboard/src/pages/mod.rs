@@ -2,8 +2,10 @@
 //! and what they share: the layout, errors, redirects after an action.
 
 pub mod checkpoints;
+pub mod conversation;
 pub mod messages;
 pub mod overview;
+pub mod recurring;
 pub mod scheduled;
 pub mod subscriptions;
 
