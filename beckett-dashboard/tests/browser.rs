@@ -95,6 +95,12 @@ async fn receipt(paid: PaymentRequested, ctx: Context) -> beckett::Result<()> {
     Ok(())
 }
 
+/// Closes the shop's books once a year.
+#[beckett::recurring("0 0 1 1 *", group = "Shop")]
+async fn close_the_books() -> beckett::Result<()> {
+    Ok(())
+}
+
 /// chromedriver, stopped when dropped.
 struct Driver(Child);
 
@@ -483,6 +489,11 @@ async fn operators_browse_to_a_conversation_in_a_browser(pool: PgPool) {
         "{scheduled}"
     );
     screenshot(&client, "scheduled").await;
+
+    click(&client, Locator::LinkText("Recurring")).await;
+    let recurring = shown(&client, "close_the_books").await;
+    assert!(recurring.contains("0 0 1 1 *"), "the yearly job: {recurring}");
+    screenshot(&client, "recurring").await;
 
     click(&client, Locator::LinkText("Messages")).await;
     let categories = shown(&client, "Ledger").await;
