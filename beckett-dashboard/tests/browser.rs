@@ -492,7 +492,10 @@ async fn operators_browse_to_a_conversation_in_a_browser(pool: PgPool) {
 
     click(&client, Locator::LinkText("Recurring")).await;
     let recurring = shown(&client, "close_the_books").await;
-    assert!(recurring.contains("0 0 1 1 *"), "the yearly job: {recurring}");
+    assert!(
+        recurring.contains("0 0 1 1 *"),
+        "the yearly job: {recurring}"
+    );
     screenshot(&client, "recurring").await;
 
     click(&client, Locator::LinkText("Messages")).await;

@@ -81,7 +81,7 @@ fn height(part: u64, whole: u64) -> u64 {
 
 impl Hour {
     /// The hour to `now` out of what the store kept of it.
-    fn of(kept: Vec<MinuteStats>, now: DateTime<Utc>) -> Self {
+    fn of<'a>(kept: impl IntoIterator<Item = &'a MinuteStats>, now: DateTime<Utc>) -> Self {
         let last = now
             .duration_trunc(TimeDelta::minutes(1))
             .expect("minutes divide time");
@@ -148,12 +148,24 @@ struct Totals {
 /// A group and its subscriptions.
 struct Group {
     name: String,
-    subscriptions: Vec<SubscriptionInfo>,
+    subscriptions: Vec<Row>,
+}
+
+/// A subscription, and what it did in the last hour.
+struct Row {
+    info: SubscriptionInfo,
+    hour: Hour,
 }
 
 /// Shows the overview.
 pub async fn show(State(app): State<Arc<App>>, base: Base, Query(notice): Query<Notice>) -> Page {
     let listed = app.subscriptions.list(None).await?;
+    let now = Utc::now();
+    let kept = app
+        .storage
+        .engine()
+        .minutes(now - TimeDelta::minutes(MINUTES))
+        .await?;
     let mut totals = Totals::default();
     let mut groups: Vec<Group> = Vec::new();
     for s in listed {
@@ -163,25 +175,26 @@ pub async fn show(State(app): State<Arc<App>>, base: Base, Query(notice): Query<
         totals.retrying += s.retrying;
         totals.failed += s.failed;
         totals.reserved += s.reserved;
+        let its = kept
+            .iter()
+            .filter(|m| m.group == s.group && m.subscription == s.name);
+        let row = Row {
+            hour: Hour::of(its, now),
+            info: s,
+        };
         match groups.last_mut() {
-            Some(group) if group.name == s.group => group.subscriptions.push(s),
+            Some(group) if group.name == row.info.group => group.subscriptions.push(row),
             _ => groups.push(Group {
-                name: s.group.clone(),
-                subscriptions: vec![s],
+                name: row.info.group.clone(),
+                subscriptions: vec![row],
             }),
         }
     }
-    let now = Utc::now();
-    let kept = app
-        .storage
-        .engine()
-        .minutes(now - TimeDelta::minutes(MINUTES))
-        .await?;
     render(&Overview {
         layout: Layout::new(&base, "Overview", "overview").with(&app, notice.notice),
         totals,
         groups,
-        hour: Hour::of(kept, now),
+        hour: Hour::of(&kept, now),
     })
 }
 
@@ -203,7 +216,7 @@ mod tests {
             max_lag_ms,
         };
         let hour = Hour::of(
-            vec![
+            &[
                 kept("a", 0, 30, 10, 200),
                 kept("b", 0, 10, 0, 1_500),
                 kept("a", 59, 20, 0, 100),
