@@ -148,6 +148,7 @@ macro_rules! message_store_tests {
                 message_by_id,
                 categories_and_their_streams,
                 searches_newest_first,
+                searches_page_through_the_whole_order,
                 duplicate_ids_are_refused,
                 head_is_past_every_message,
                 invalid_names_are_refused,

@@ -9,7 +9,7 @@
 use crate::support::{
     accepted, assert_wrong_version, ids, joined, ping, pings, read_on, stored_ids, unique, PING,
 };
-use beckett_core::store::{GlobalReader, MessageSearch, MAX_STREAM_NAME_BYTES};
+use beckett_core::store::{GlobalReader, MessageSearch, MAX_STREAM_NAME_BYTES, SEARCH_SPAN};
 use beckett_core::{
     category, Appended, Envelope, Error, ExpectedVersion, GlobalCursor, MessageStorage, Metadata,
     NewMessage,
@@ -851,4 +851,42 @@ pub async fn searches_newest_first<S: MessageStorage + ?Sized>(store: &Arc<S>) {
         newest[0] >= positions[5],
         "the newest {newest:?} of every message"
     );
+}
+
+/// A search pages through the whole global order, finding each match
+/// once, newest first, however far apart: the matches just below, at and
+/// just above where a store's bounded look ([`SEARCH_SPAN`]) ends included.
+pub async fn searches_page_through_the_whole_order<S: MessageStorage + ?Sized>(store: &Arc<S>) {
+    let store = &**store;
+    let stream = format!("{}-1", unique("Spans"));
+    let kind = unique("Rare");
+    let total = usize::try_from(SEARCH_SPAN).expect("a span fits") + 5;
+    let marked = [0, 4, 5, 6, total - 1];
+    let mut positions = Vec::with_capacity(total);
+    for first in (0..total).step_by(1_000) {
+        let batch = (first..total.min(first + 1_000))
+            .map(|i| match marked.contains(&i) {
+                true => NewMessage::from_json(kind.clone(), serde_json::json!({ "i": i })),
+                false => ping(i),
+            })
+            .collect();
+        let appended = accepted(store, &stream, ExpectedVersion::Any, batch).await;
+        positions.extend(appended.global_positions);
+    }
+    let expected: Vec<i64> = marked.iter().rev().map(|&i| positions[i]).collect();
+    let search = MessageSearch::default().message_type(kind.clone());
+    for limit in [2, 10] {
+        let (mut found, mut before, mut pages) = (Vec::new(), None, 0);
+        loop {
+            let page = store.search(&search, before, limit).await.unwrap();
+            found.extend(page.messages.iter().map(|m| m.global_position));
+            pages += 1;
+            assert!(pages <= 10, "pages of {limit} `{kind}` go on: {found:?}");
+            match page.older {
+                Some(older) => before = Some(older),
+                None => break,
+            }
+        }
+        assert_eq!(found, expected, "`{kind}` in pages of {limit}");
+    }
 }

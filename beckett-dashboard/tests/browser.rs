@@ -19,6 +19,7 @@ use beckett::subscription::{CheckpointFilter, CheckpointStatus, Checkpoints};
 use beckett::{
     Beckett, Context, Envelope, ExpectedVersion, MessageStorage, NewMessage, PostgresStore,
 };
+use chrono::DurationRound;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 use sqlx::PgPool;
@@ -250,7 +251,7 @@ async fn operators_retry_skip_and_are_guarded_in_a_browser(pool: PgPool) {
         overview.contains("3\nfailed"),
         "the overview shows the failures: {overview}"
     );
-    screenshot(&client, "overview").await;
+    screenshot(&client, "overview-failures").await;
 
     // Only the hanging stream's reservation is counted, and released.
     client
@@ -445,7 +446,7 @@ async fn operators_browse_to_a_conversation_in_a_browser(pool: PgPool) {
         overview.contains("Handled per minute, last hour: 4 handled"),
         "the engine's minutes charted: {overview}"
     );
-    screenshot(&client, "overview-chart").await;
+    screenshot(&client, "overview").await;
 
     // Paused, the overview neither asks for news nor shows any, across a
     // reload too; live again, it asks at once.
@@ -455,7 +456,9 @@ async fn operators_browse_to_a_conversation_in_a_browser(pool: PgPool) {
     let more = MinuteStats {
         group: "Shop".into(),
         subscription: "charge".into(),
-        minute: chrono::Utc::now(),
+        minute: chrono::Utc::now()
+            .duration_trunc(chrono::TimeDelta::minutes(1))
+            .unwrap(),
         handled: 5,
         failed: 0,
         max_lag_ms: 0,

@@ -3,15 +3,10 @@
 
 use crate::error::db;
 use crate::sql::{limit_to_sql, raw_message, MESSAGE_COLUMNS};
-use beckett_core::store::{CategoryInfo, Found, MessageSearch, StreamInfo};
+use beckett_core::store::{CategoryInfo, Found, MessageSearch, StreamInfo, SEARCH_SPAN};
 use beckett_core::{RawMessage, Result, Schema};
 use sqlx::postgres::PgPool;
 use std::sync::Arc;
-
-/// How many global positions a search without a correlation id looks
-/// through at most, so that one for a rare type stays quick on a big
-/// store; [`Found::older`] says where to look on.
-const SPAN: i64 = 50_000;
 
 /// The browsing statements on the schema's tables.
 #[derive(Debug, Clone)]
@@ -21,6 +16,7 @@ pub(crate) struct Browse {
 }
 
 impl Browse {
+    /// The statements on `schema`'s tables, run on `pool`.
     pub fn new(pool: PgPool, schema: &Schema) -> Self {
         Self {
             pool,
@@ -28,6 +24,7 @@ impl Browse {
         }
     }
 
+    /// Every category, with its streams and messages counted.
     pub async fn categories(&self) -> Result<Vec<CategoryInfo>> {
         let rows: Vec<(String, i64, i64)> = sqlx::query_as(&self.sql.categories)
             .fetch_all(&self.pool)
@@ -43,6 +40,7 @@ impl Browse {
             .collect())
     }
 
+    /// A page of a category's streams, in byte order of their names.
     pub async fn streams(
         &self,
         category: &str,
@@ -63,7 +61,7 @@ impl Browse {
     }
 
     /// A conversation is found through its index, whatever its size; any
-    /// other search looks through at most [`SPAN`] positions.
+    /// other search looks through at most [`SEARCH_SPAN`] positions.
     pub async fn search(
         &self,
         search: &MessageSearch,
@@ -91,7 +89,7 @@ impl Browse {
                         older: None,
                     });
                 };
-                let lowest = newest.saturating_sub(SPAN) + 1;
+                let lowest = newest.saturating_sub(SEARCH_SPAN) + 1;
                 let rows = sqlx::query(&self.sql.search)
                     .bind(before)
                     .bind(lowest)
@@ -138,8 +136,13 @@ impl Statements {
                 FROM {s}.streams GROUP BY 1 ORDER BY split_part(stream_name, '-', 1) COLLATE \"C\""
             ),
             streams: format!(
+                // The stream named as the category, and those named
+                // `{category}-…`, which sort before `{category}.`: a range
+                // of the streams' index in byte order.
                 "SELECT stream_name, version FROM {s}.streams
-                WHERE split_part(stream_name, '-', 1) = $1
+                WHERE (stream_name COLLATE \"C\" = $1
+                        OR (stream_name COLLATE \"C\" >= $1 || '-'
+                            AND stream_name COLLATE \"C\" < $1 || '.'))
                     AND ($2::text IS NULL OR stream_name COLLATE \"C\" > $2)
                 ORDER BY stream_name COLLATE \"C\" LIMIT $3"
             ),
@@ -153,19 +156,17 @@ impl Statements {
                 ORDER BY global_position DESC LIMIT $4"
             ),
             // The root of a conversation carries no correlation id: its id
-            // is the one the others carry. Both are read by their indexes
-            // first, lest the planner walk the whole order backwards
-            // looking for a few messages.
+            // is the one the others carry. Each part follows its own
+            // index, newest first, so a page reads no more than it shows.
             conversation: format!(
-                "WITH conversation AS MATERIALIZED (
-                    SELECT {columns} FROM {s}.messages
+                "(SELECT {columns} FROM {s}.messages
                     WHERE (metadata ->> 'correlation_id') = $3 AND global_position < $1
-                    UNION ALL
-                    SELECT {columns} FROM {s}.messages
-                    WHERE id = $4 AND global_position < $1
-                        AND (metadata ->> 'correlation_id') IS DISTINCT FROM $3
-                )
-                SELECT * FROM conversation WHERE $2::text IS NULL OR type = $2
+                        AND ($2::text IS NULL OR type = $2)
+                    ORDER BY global_position DESC LIMIT $5)
+                UNION ALL
+                (SELECT {columns} FROM {s}.messages
+                    WHERE id = $4 AND global_position < $1 AND ($2::text IS NULL OR type = $2)
+                        AND (metadata ->> 'correlation_id') IS DISTINCT FROM $3)
                 ORDER BY global_position DESC LIMIT $5"
             ),
         }

@@ -16,6 +16,7 @@ pub(crate) struct Minutes {
 }
 
 impl Minutes {
+    /// The statements on `schema`'s tables, run on `pool`.
     pub fn new(pool: PgPool, schema: &Schema) -> Self {
         Self {
             pool,
@@ -44,6 +45,7 @@ impl Minutes {
         Ok(())
     }
 
+    /// The minutes kept from `since` on, in order of minute.
     pub async fn since(&self, since: DateTime<Utc>) -> Result<Vec<MinuteStats>> {
         let rows: Vec<(String, String, DateTime<Utc>, i64, i64, i64)> =
             sqlx::query_as(&self.sql.since)

@@ -23,10 +23,14 @@ impl RecurringJobs {
             pool,
             // A job declared again after its removal counts as new.
             declare: format!(
-                "INSERT INTO {s}.recurring_jobs AS j (group_name, name, cron, schedule, stream_name)
-                SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[])
+                "INSERT INTO {s}.recurring_jobs AS j
+                    (group_name, name, cron, schedule, schedule_of, stream_name)
+                SELECT $1, n.name, n.cron, n.schedule, n.cron, n.stream
+                FROM unnest($2::text[], $3::text[], $4::text[], $5::text[])
+                    AS n (name, cron, schedule, stream)
                 ON CONFLICT (group_name, name) DO UPDATE
                 SET cron = EXCLUDED.cron, schedule = EXCLUDED.schedule,
+                    schedule_of = EXCLUDED.schedule_of,
                     stream_name = EXCLUDED.stream_name, removed_at = NULL,
                     declared_at = CASE WHEN j.removed_at IS NULL THEN j.declared_at ELSE now() END
                 RETURNING name, declared_at, clock_timestamp()"
@@ -37,8 +41,13 @@ impl RecurringJobs {
                 RETURNING name, cron, stream_name"
             ),
             list: format!(
-                "SELECT group_name, name, cron, schedule, stream_name, declared_at, removed_at
-                FROM {s}.recurring_jobs ORDER BY group_name, name"
+                // A schedule compiled from another expression than the one
+                // an older version declared since is not the job's.
+                "SELECT group_name, name, cron,
+                    CASE WHEN schedule_of = cron THEN schedule END,
+                    stream_name, declared_at, removed_at
+                FROM {s}.recurring_jobs
+                ORDER BY group_name COLLATE \"C\", name COLLATE \"C\""
             ),
         }
     }

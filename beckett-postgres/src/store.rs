@@ -446,7 +446,8 @@ impl MessageStorage for PostgresStore {
     }
 
     /// A conversation is found through an index, whatever its size; any
-    /// other search looks through at most 50,000 global positions, and
+    /// other search looks through at most
+    /// [`SEARCH_SPAN`](beckett_core::store::SEARCH_SPAN) global positions, and
     /// says where to search on.
     async fn search_raw(
         &self,

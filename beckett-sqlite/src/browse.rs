@@ -4,14 +4,9 @@
 
 use crate::error::sqlite;
 use crate::messages::{limit_to_sql, query_messages, MESSAGE_COLUMNS};
-use beckett_core::store::{CategoryInfo, Found, MessageSearch, StreamInfo};
+use beckett_core::store::{CategoryInfo, Found, MessageSearch, StreamInfo, SEARCH_SPAN};
 use beckett_core::{RawMessage, Result};
 use rusqlite::{params, Connection};
-
-/// How many global positions a search without a correlation id looks
-/// through at most, so that one for a rare type stays quick on a big
-/// file; [`Found::older`] says where to look on.
-const SPAN: i64 = 50_000;
 
 /// Every category, with its streams and messages counted.
 pub(crate) fn categories(connection: &Connection) -> Result<Vec<CategoryInfo>> {
@@ -66,7 +61,7 @@ pub(crate) fn streams(
 
 /// A page of what `search` finds below `before`, newest first. A
 /// conversation is found through its index; any other search looks
-/// through at most [`SPAN`] positions.
+/// through at most [`SEARCH_SPAN`] positions.
 pub(crate) fn search(
     connection: &Connection,
     search: &MessageSearch,
@@ -77,10 +72,18 @@ pub(crate) fn search(
     let message_type = search.message_type.as_deref();
     let limit_sql = limit_to_sql(limit);
     if let Some(id) = search.correlation_id {
+        // The root of a conversation carries no correlation id: its id is
+        // the one the others carry. Each part follows its own index, newest
+        // first, so a page reads no more than it shows.
         let sql = format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages
-            WHERE global_position < ?1 AND (?2 IS NULL OR type = ?2)
-                AND ((metadata ->> '$.correlation_id') = ?3 OR id = ?4)
+            "SELECT * FROM (SELECT {MESSAGE_COLUMNS} FROM messages
+                WHERE (metadata ->> '$.correlation_id') = ?3 AND global_position < ?1
+                    AND (?2 IS NULL OR type = ?2)
+                ORDER BY global_position DESC LIMIT ?5)
+            UNION ALL
+            SELECT {MESSAGE_COLUMNS} FROM messages
+            WHERE id = ?4 AND global_position < ?1 AND (?2 IS NULL OR type = ?2)
+                AND (metadata ->> '$.correlation_id') IS NOT ?3
             ORDER BY global_position DESC LIMIT ?5"
         );
         let params = params![
@@ -103,7 +106,7 @@ pub(crate) fn search(
     let Some(newest) = newest else {
         return Ok(Found::newest_first(Vec::new(), limit, None));
     };
-    let lowest = newest.saturating_sub(SPAN) + 1;
+    let lowest = newest.saturating_sub(SEARCH_SPAN) + 1;
     let sql = format!(
         "SELECT {MESSAGE_COLUMNS} FROM messages
         WHERE global_position < ?1 AND global_position >= ?2 AND (?3 IS NULL OR type = ?3)

@@ -250,10 +250,11 @@ pub(crate) fn declare_jobs(
     let mut declare = connection
         .prepare_cached(
             "INSERT INTO recurring_jobs AS j
-                 (group_name, name, cron, schedule, stream_name, declared_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 (group_name, name, cron, schedule, schedule_of, stream_name, declared_at)
+             VALUES (?1, ?2, ?3, ?4, ?3, ?5, ?6)
              ON CONFLICT (group_name, name) DO UPDATE
              SET cron = excluded.cron, schedule = excluded.schedule,
+                 schedule_of = excluded.schedule_of,
                  stream_name = excluded.stream_name, removed_at = NULL,
                  declared_at = CASE WHEN j.removed_at IS NULL THEN j.declared_at
                      ELSE excluded.declared_at END
@@ -313,7 +314,8 @@ pub(crate) fn remove_other_jobs(
 pub(crate) fn recurring_jobs(connection: &Connection) -> Result<Vec<RecurringJobInfo>> {
     connection
         .prepare_cached(
-            "SELECT group_name, name, cron, schedule, stream_name, declared_at, removed_at
+            "SELECT group_name, name, cron, CASE WHEN schedule_of = cron THEN schedule END,
+                 stream_name, declared_at, removed_at
              FROM recurring_jobs ORDER BY group_name, name",
         )
         .and_then(|mut s| {

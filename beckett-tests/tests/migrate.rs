@@ -7,13 +7,14 @@ use beckett::{Error, ExpectedVersion, MessageStorage, PostgresStore, Schema};
 use common::counted;
 use sqlx::PgPool;
 
-const TABLES: [&str; 7] = [
+const TABLES: [&str; 8] = [
     "checkpoints",
     "messages",
     "recurring_jobs",
     "scheduled_messages",
     "skipped_messages",
     "streams",
+    "subscription_minutes",
     "subscriptions",
 ];
 

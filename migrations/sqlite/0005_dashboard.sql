@@ -20,7 +20,9 @@ CREATE TABLE subscription_minutes (
 CREATE INDEX subscription_minutes_by_minute ON subscription_minutes (minute);
 
 -- A recurring job's schedule as the `cron` crate reads it (seconds first,
--- days of week from 1 for Sunday), which `#[recurring]` compiled from its
--- expression: what any reader needs to tell its next occurrences. Null for
--- a job last declared by an older version.
+-- days of week from 1 for Sunday), which `#[recurring]` compiled from the
+-- expression in schedule_of: what any reader needs to tell its next
+-- occurrences. An older version declaring the job anew changes cron and
+-- not these, which then no longer agree.
 ALTER TABLE recurring_jobs ADD COLUMN schedule TEXT;
+ALTER TABLE recurring_jobs ADD COLUMN schedule_of TEXT;

@@ -54,10 +54,15 @@ impl Tally {
         std::mem::take(&mut *self.0.lock().expect("no tally panics"))
     }
 
-    /// Puts back counts the store did not take, to add them next time.
+    /// Puts back counts the store did not take, to add them next time,
+    /// but those of minutes the store would have forgotten by then.
     fn put_back(&self, taken: Counted) {
+        let forgotten = Utc::now() - TimeDelta::days(1);
         let mut counted = self.0.lock().expect("no tally panics");
-        for (key, counts) in taken {
+        for (key, counts) in taken
+            .into_iter()
+            .filter(|((_, _, minute), _)| *minute > forgotten)
+        {
             let kept = counted.entry(key).or_default();
             kept.handled += counts.handled;
             kept.failed += counts.failed;
@@ -82,7 +87,8 @@ fn minutes(counted: &Counted) -> Vec<MinuteStats> {
 }
 
 /// Adds the tally to the store every few seconds, and once more when
-/// `stop` is cancelled. Counts the store refused are added next time.
+/// `stop` is cancelled. Counts the store refused are added next time, or
+/// lost if that was the last.
 pub(crate) async fn run(engine: &Engine, stop: CancellationToken) {
     loop {
         let stopping = tokio::select! {
@@ -93,7 +99,8 @@ pub(crate) async fn run(engine: &Engine, stop: CancellationToken) {
         if !counted.is_empty() {
             let recorded = minutes(&counted);
             if let Err(error) = engine.storage.engine().record_minutes(&recorded).await {
-                tracing::debug!(%error, "cannot record the subscriptions' minutes; trying again");
+                tracing::warn!(%error, minutes = recorded.len(), last = stopping,
+                    "cannot record what the subscriptions handled per minute, for the dashboard's charts");
                 engine.tally.put_back(counted);
             }
         }

@@ -4,8 +4,8 @@
 use super::runs::LastRun;
 use super::stream::{append_after, newest, Newest};
 use super::Occurrence;
-use crate::error::{Error, Result};
-use crate::state::{CheckpointFilter, EngineStorage, RecurringJobInfo, Storage};
+use crate::error::Result;
+use crate::state::{CheckpointFilter, CheckpointStatus, EngineStorage, RecurringJobInfo, Storage};
 use crate::store::MessageStorage;
 use chrono::{DateTime, Utc};
 use cron::Schedule;
@@ -77,6 +77,14 @@ pub enum RunNow {
         /// When its group stopped declaring it.
         removed_at: DateTime<Utc>,
     },
+    /// The job's last run failed: its stream waits for an operator to
+    /// retry or skip that run, and would hold a run asked for behind it.
+    Failed {
+        /// The job's group.
+        group: String,
+        /// The job's name.
+        name: String,
+    },
 }
 
 impl std::fmt::Display for RunNow {
@@ -98,6 +106,10 @@ impl std::fmt::Display for RunNow {
                 f,
                 "not run: recurring job `{name}` of group `{group}` was removed at \
                  {removed_at}: no program of its group declares it any more, so none would run it"
+            ),
+            Self::Failed { group, name } => write!(
+                f,
+                "not run: the last run of recurring job `{name}` of group `{group}` failed, and                  its stream waits behind it: retry it (which runs the job now) or skip it first"
             ),
         }
     }
@@ -128,7 +140,7 @@ impl RecurringJobs {
         let now = Utc::now();
         let mut jobs = Vec::new();
         for info in self.storage.engine().recurring_jobs().await? {
-            let next = upcoming(&info, now)?;
+            let next = upcoming(&info, now);
             let last_run = self.last_run(&info).await?;
             jobs.push(RecurringJob {
                 info,
@@ -161,6 +173,14 @@ impl RecurringJobs {
                 group: job.group,
                 name: job.name,
                 removed_at,
+            });
+        }
+        let failed = CheckpointFilter::one(&job.group, &job.name, &job.stream)
+            .status(CheckpointStatus::Failed);
+        if self.storage.engine().count_checkpoints(&failed).await? > 0 {
+            return Ok(RunNow::Failed {
+                group: job.group,
+                name: job.name,
             });
         }
         let store = &**self.storage.messages();
@@ -197,19 +217,18 @@ impl RecurringJobs {
 
 /// The job's next occurrences after `now`, by the schedule its group
 /// declared: `None` for a job last declared by a version that did not
-/// record it.
-fn upcoming(job: &RecurringJobInfo, now: DateTime<Utc>) -> Result<Option<Vec<DateTime<Utc>>>> {
+/// record it, or whose stored schedule does not read.
+fn upcoming(job: &RecurringJobInfo, now: DateTime<Utc>) -> Option<Vec<DateTime<Utc>>> {
     if job.removed_at.is_some() {
-        return Ok(Some(Vec::new()));
+        return Some(Vec::new());
     }
-    let Some(schedule) = &job.schedule else {
-        return Ok(None);
-    };
-    let schedule = Schedule::from_str(schedule).map_err(|e| {
-        Error::Registry(format!(
-            "recurring job `{}` of group `{}`: its stored schedule `{schedule}` is not valid: {e}",
-            job.name, job.group
-        ))
-    })?;
-    Ok(Some(schedule.after(&now).take(NEXT).collect()))
+    let stored = job.schedule.as_deref()?;
+    match Schedule::from_str(stored) {
+        Ok(schedule) => Some(schedule.after(&now).take(NEXT).collect()),
+        Err(error) => {
+            tracing::warn!(group = job.group, job = job.name, schedule = stored, %error,
+                "a recurring job's stored schedule does not read; its next occurrences are unknown");
+            None
+        }
+    }
 }

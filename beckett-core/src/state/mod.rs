@@ -162,8 +162,9 @@ pub trait EngineStorage: Any + Send + Sync {
 
     // What subscriptions did, a minute at a time.
 
-    /// Adds `minutes` to what is kept of them (keeping the longer lag of
-    /// two), and forgets minutes more than a day old.
+    /// Adds `minutes`, each named by when it began, to what is kept of
+    /// them (keeping the longer lag of two), and forgets minutes more than
+    /// a day old.
     async fn record_minutes(&self, minutes: &[MinuteStats]) -> Result<()>;
 
     /// What is kept of every subscription's minutes from `since` on, in

@@ -422,8 +422,9 @@ pub struct RecurringJobInfo {
     pub name: String,
     /// Its cron expression, as written.
     pub cron: String,
-    /// The expression as the `cron` crate reads it; `None` for a job last
-    /// declared by a version that did not record it.
+    /// The expression as the `cron` crate reads it; `None` when the job
+    /// was last declared by a version that does not record it (an older
+    /// one), whatever a newer one recorded before.
     pub schedule: Option<String>,
     /// The stream its occurrences are appended to.
     pub stream: String,

@@ -11,6 +11,11 @@ use crate::error::Result;
 use std::collections::{BTreeMap, VecDeque};
 use uuid::Uuid;
 
+/// How many global positions a search without a correlation id looks
+/// through at most in Postgres and SQLite, so that one for a rare type
+/// stays quick on a big store; [`Found::older`] says where to look on.
+pub const SEARCH_SPAN: i64 = 50_000;
+
 /// A category of streams: the part of their names before the first `-`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CategoryInfo {
@@ -190,7 +195,7 @@ pub(super) async fn search<S: MessageStorage + ?Sized>(
     before: Option<i64>,
     limit: usize,
 ) -> Result<Found<RawMessage>> {
-    let mut newest = VecDeque::with_capacity(limit + 1);
+    let mut newest = VecDeque::with_capacity(limit.min(1000));
     each_message(store, |message| {
         let position = message.envelope.global_position;
         if before.is_none_or(|before| position < before) && search.matches(&message) {
@@ -200,4 +205,39 @@ pub(super) async fn search<S: MessageStorage + ?Sized>(
     })
     .await?;
     Ok(Found::newest_first(newest.into(), limit, None))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Found;
+    use crate::store::{Envelope, RawMessage};
+
+    fn at(global_position: i64) -> RawMessage {
+        RawMessage {
+            envelope: Envelope {
+                id: uuid::Uuid::now_v7(),
+                stream: "Order-1".into(),
+                position: global_position,
+                global_position,
+                transaction_id: 0,
+                message_type: "Ping".into(),
+                data: serde_json::Value::Null,
+                metadata: Default::default(),
+                timestamp: chrono::Utc::now(),
+            },
+            metadata: serde_json::Value::Null,
+        }
+    }
+
+    #[test]
+    fn older_ones_are_sought_below_a_full_page_or_else_below_the_span() {
+        let full = Found::newest_first(vec![at(9), at(7)], 2, Some(5));
+        assert_eq!(full.older, Some(7), "below the last of a full page");
+        let short = Found::newest_first(vec![at(9)], 2, Some(5));
+        assert_eq!(short.older, Some(5), "below what the span looked through");
+        let whole = Found::newest_first(vec![at(9)], 2, None);
+        assert_eq!(whole.older, None, "the whole order looked through");
+        let first = Found::newest_first(vec![at(3), at(1)], 2, None);
+        assert_eq!(first.older, None, "nothing below the first position");
+    }
 }

@@ -10,7 +10,7 @@ mod cursor;
 mod envelope;
 mod stream_name;
 
-pub use browse::{CategoryInfo, Found, MessageSearch, StreamInfo};
+pub use browse::{CategoryInfo, Found, MessageSearch, StreamInfo, SEARCH_SPAN};
 pub use cursor::{GlobalCursor, Pending, Place};
 pub use envelope::{Envelope, RawMessage};
 pub use stream_name::{category, validate as validate_stream_name, MAX_STREAM_NAME_BYTES};

@@ -4,7 +4,8 @@
 //! message carrying that id; within it, each message hangs under the one
 //! whose handling caused it.
 
-use super::{render, Layout, Page, PageError};
+use super::messages::found_message;
+use super::{render, Layout, Page};
 use crate::base::Base;
 use crate::App;
 use askama::Template;
@@ -37,7 +38,8 @@ struct Conversation {
 struct Node {
     message: Envelope,
     depth: usize,
-    /// It names a cause the conversation does not hold.
+    /// It names a cause the conversation does not hold (or not among the
+    /// messages shown).
     orphan: bool,
 }
 
@@ -49,26 +51,19 @@ impl Node {
 
 /// Shows the conversation of the message `id`.
 pub async fn show(State(app): State<Arc<App>>, base: Base, Path(id): Path<String>) -> Page {
-    let id: Uuid = id
-        .parse()
-        .map_err(|_| PageError::BadRequest(format!("`{id}` is not a message id")))?;
-    let messages = app.storage.messages();
-    let message = messages.message(id).await?;
-    let message =
-        message.ok_or_else(|| PageError::NotFound(format!("no message has the id {id}")))?;
+    let message = found_message(&app, &id).await?;
     let correlation = message.metadata.correlation_id.unwrap_or(message.id);
     let search = MessageSearch::default().correlation_id(correlation);
-    let found = messages.search(&search, None, MOST).await?;
+    let messages = app.storage.messages();
+    let mut found = messages.search(&search, None, MOST + 1).await?;
+    let cut = found.messages.len() > MOST;
+    found.messages.truncate(MOST);
+    let title = format!("Conversation of {}", message.message_type);
     render(&Conversation {
-        layout: Layout::new(
-            &base,
-            format!("Conversation of {}", message.message_type),
-            "messages",
-        )
-        .with(&app, None),
+        layout: Layout::new(&base, title, "messages").with(&app, None),
         correlation,
-        current: id,
-        cut: found.older.is_some(),
+        current: message.id,
+        cut,
         nodes: tree(found.messages),
     })
 }
@@ -99,7 +94,8 @@ fn tree(mut messages: Vec<Envelope>) -> Vec<Node> {
             };
             let below = children.get(&message.id).into_iter().flatten().rev();
             stack.extend(below.map(|&child| (child, depth + 1)));
-            let orphan = depth == 0 && message.metadata.causation_id.is_some();
+            let cause = message.metadata.causation_id;
+            let orphan = cause.is_some_and(|cause| !ids.contains(&cause));
             nodes.push(Node {
                 message,
                 depth,
@@ -162,7 +158,7 @@ mod tests {
         let b = message(2, Some(a.id));
         a.metadata.causation_id = Some(b.id);
         let nodes = tree(vec![a, b]);
-        let depths: Vec<_> = nodes.iter().map(|n| n.depth).collect();
-        assert_eq!(depths, [0, 1]);
+        let shown: Vec<_> = nodes.iter().map(|n| (n.depth, n.orphan)).collect();
+        assert_eq!(shown, [(0, false), (1, false)]);
     }
 }

@@ -100,14 +100,19 @@ pub struct SearchQuery {
     q: String,
 }
 
+/// The message whose id `id` reads as, or the page saying why there is
+/// none.
+pub(super) async fn found_message(app: &App, id: &str) -> Result<Envelope, PageError> {
+    let id: Uuid = id.parse().map_err(|_| {
+        PageError::BadRequest(format!("`{id}` is not a message id: a UUID is expected"))
+    })?;
+    let found = app.storage.messages().message(id).await?;
+    found.ok_or_else(|| PageError::NotFound(format!("no message has the id {id}")))
+}
+
 /// Shows a message, by its id.
 pub async fn message(State(app): State<Arc<App>>, base: Base, Path(id): Path<String>) -> Page {
-    let id: Uuid = id
-        .parse()
-        .map_err(|_| PageError::BadRequest(format!("`{id}` is not a message id")))?;
-    let found = app.storage.messages().message(id).await?;
-    let message =
-        found.ok_or_else(|| PageError::NotFound(format!("no message has the id {id}")))?;
+    let message = found_message(&app, &id).await?;
     let pretty =
         |value: &serde_json::Value| serde_json::to_string_pretty(value).expect("JSON prints");
     let metadata = serde_json::to_value(&message.metadata).expect("metadata serializes");
@@ -188,7 +193,9 @@ pub async fn found(
     let correlation = query.correlation.trim();
     if !correlation.is_empty() {
         let id = correlation.parse().map_err(|_| {
-            PageError::BadRequest(format!("`{correlation}` is not a correlation id"))
+            PageError::BadRequest(format!(
+                "`{correlation}` is not a correlation id: a UUID is expected"
+            ))
         })?;
         search = search.correlation_id(id);
     }

@@ -75,7 +75,11 @@ fn seconds(ms: u64) -> String {
 fn height(part: u64, whole: u64) -> u64 {
     match whole {
         0 => 0,
-        whole => (part * HEIGHT).div_ceil(whole),
+        // Wide, lest counts that big overflow.
+        whole => {
+            let height = (u128::from(part) * u128::from(HEIGHT)).div_ceil(u128::from(whole));
+            u64::try_from(height).unwrap_or(HEIGHT)
+        }
     }
 }
 
@@ -94,16 +98,16 @@ impl Hour {
             })
             .collect();
         for m in kept {
-            let Ok(i) = usize::try_from((m.minute - first).num_minutes()) else {
+            let Ok(i) = usize::try_from((m.minute - first).num_seconds().div_euclid(60)) else {
                 continue;
             };
             if let Some(minute) = minutes.get_mut(i) {
-                minute.handled += m.handled;
-                minute.failed += m.failed;
+                minute.handled = minute.handled.saturating_add(m.handled);
+                minute.failed = minute.failed.saturating_add(m.failed);
                 minute.max_lag_ms = minute.max_lag_ms.max(m.max_lag_ms);
             }
         }
-        let calls = |m: &Minute| m.handled + m.failed;
+        let calls = |m: &Minute| m.handled.saturating_add(m.failed);
         let peak_calls = minutes.iter().map(calls).max().unwrap_or(0);
         let peak_lag = minutes.iter().map(|m| m.max_lag_ms).max().unwrap_or(0);
         for m in &mut minutes {
@@ -114,8 +118,12 @@ impl Hour {
         Self {
             peak_calls,
             peak_lag: seconds(peak_lag),
-            handled: minutes.iter().map(|m| m.handled).sum(),
-            failed: minutes.iter().map(|m| m.failed).sum(),
+            handled: minutes
+                .iter()
+                .fold(0, |sum, m| m.handled.saturating_add(sum)),
+            failed: minutes
+                .iter()
+                .fold(0, |sum, m| m.failed.saturating_add(sum)),
             minutes,
         }
     }
