@@ -11,15 +11,16 @@
 //! installs. With `DASHBOARD_SCREENSHOTS=dir`, saves a screenshot of each
 //! page it visits there.
 
+mod common;
+
 use axum::response::Html;
 use axum::routing::get;
 use beckett::dashboard::Dashboard;
 use beckett::state::{EngineStorage, MinuteStats};
 use beckett::subscription::{CheckpointFilter, CheckpointStatus, Checkpoints};
-use beckett::{
-    Beckett, Context, Envelope, ExpectedVersion, MessageStorage, NewMessage, PostgresStore,
-};
+use beckett::{Context, Envelope, ExpectedVersion, MessageStorage, NewMessage, PostgresStore};
 use chrono::DurationRound;
+use common::{eventually, Running};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 use sqlx::PgPool;
@@ -171,19 +172,6 @@ async fn click(client: &Client, locator: Locator<'_>) {
     client.find(locator).await.unwrap().click().await.unwrap();
 }
 
-/// Waits until `check` holds, for up to 20 seconds.
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 /// The text of the page's `main` once it shows `wanted`, or after 20
 /// seconds: a click's page loads after the click returns, and the page
 /// before it may still be read, or be gone while it is.
@@ -219,16 +207,7 @@ async fn operators_retry_skip_and_are_guarded_in_a_browser(pool: PgPool) {
             .await
             .unwrap();
     }
-    let engine = Beckett::builder()
-        .pool(pool.clone())
-        .groups(["Browser"])
-        .poll_interval(Duration::from_millis(100))
-        .build()
-        .unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(engine.run_until(async {
-        let _ = stopped.await;
-    }));
+    let running = Running::groups(&pool, ["Browser"]);
     let checkpoints = Checkpoints::new(store.clone());
     let failed = CheckpointFilter::default()
         .group("Browser")
@@ -389,8 +368,7 @@ async fn operators_retry_skip_and_are_guarded_in_a_browser(pool: PgPool) {
         .unwrap();
     screenshot(&client, "subscriptions").await;
     client.close().await.unwrap();
-    stop.send(()).unwrap();
-    running.await.unwrap().unwrap();
+    running.stop().await;
 }
 
 #[sqlx::test(migrations = false)]
@@ -405,22 +383,12 @@ async fn operators_browse_to_a_conversation_in_a_browser(pool: PgPool) {
             .await
             .unwrap();
     }
-    let engine = Beckett::builder()
-        .pool(pool.clone())
-        .groups(["Shop"])
-        .poll_interval(Duration::from_millis(100))
-        .build()
-        .unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(engine.run_until(async {
-        let _ = stopped.await;
-    }));
+    let running = Running::groups(&pool, ["Shop"]);
     eventually("both sales are booked", || async {
         store.read_stream("Ledger", 1, 10).await.unwrap().len() == 2
     })
     .await;
-    stop.send(()).unwrap();
-    running.await.unwrap().unwrap();
+    running.stop().await;
     let reminder = NewMessage::from_json("PaymentReminderDue", json!({ "order": 1 }));
     let in_a_day = Duration::from_secs(24 * 3600);
     store.schedule("Order-1", reminder, in_a_day).await.unwrap();

@@ -4,12 +4,14 @@
 //! checkpoint; a job not declared is refused by name; a read-only
 //! dashboard offers no button and refuses the run.
 
+mod common;
+
 use beckett::dashboard::Dashboard;
 use beckett::recurring::{RecurringJob, RecurringJobs, RunOutcome};
-use beckett::{Beckett, PostgresStore};
+use beckett::PostgresStore;
+use common::{eventually, Running};
 use sqlx::PgPool;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
@@ -56,33 +58,11 @@ async fn request(address: SocketAddr, head: &str, form: &str) -> String {
     answer
 }
 
-/// Waits until `check` holds, for up to 20 seconds.
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[sqlx::test(migrations = false)]
 async fn a_job_is_listed_and_run_now_from_its_page(pool: PgPool) {
     beckett::migrate(&pool).await.unwrap();
     let store = PostgresStore::new(pool.clone());
-    let engine = Beckett::builder()
-        .pool(pool.clone())
-        .groups(["Nightly", "Broken"])
-        .poll_interval(Duration::from_millis(100))
-        .build()
-        .unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(engine.run_until(async {
-        let _ = stopped.await;
-    }));
+    let running = Running::groups(&pool, ["Nightly", "Broken"]);
     let jobs = RecurringJobs::new(store.clone());
     eventually("a job is declared and the other fails", || async {
         let failed = listed(&jobs, "broken").await.and_then(|job| job.last_run);
@@ -170,6 +150,5 @@ async fn a_job_is_listed_and_run_now_from_its_page(pool: PgPool) {
 
     serving.abort();
     serving_read_only.abort();
-    stop.send(()).unwrap();
-    running.await.unwrap().unwrap();
+    running.stop().await;
 }
