@@ -81,16 +81,13 @@ async fn operators_commands_on_postgres(pool: PgPool) {
             .await
             .unwrap();
     }
-    let engine = Beckett::builder()
+    let running = Beckett::builder()
         .pool(pool.clone())
         .groups(["Cli"])
         .poll_interval(Duration::from_millis(100))
         .build()
-        .unwrap();
-    let (finish, finished) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(engine.run_until(async move {
-        let _ = finished.await;
-    }));
+        .unwrap()
+        .spawn();
     let checkpoints = Checkpoints::new(store.clone());
     let failed = CheckpointFilter::default().status(CheckpointStatus::Failed);
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -98,8 +95,7 @@ async fn operators_commands_on_postgres(pool: PgPool) {
         assert!(Instant::now() < deadline, "two streams fail");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    finish.send(()).unwrap();
-    running.await.unwrap().unwrap();
+    running.stop().await.unwrap();
 
     let listed = json(&url, &["failed"]);
     let streams: Vec<&str> = listed
@@ -180,16 +176,13 @@ async fn operators_commands_on_postgres(pool: PgPool) {
 async fn recurring_jobs_are_listed_and_run_now(pool: PgPool) {
     let url = url_of(&pool);
     ok(&url, &["migrate"]);
-    let engine = Beckett::builder()
+    let running = Beckett::builder()
         .pool(pool.clone())
         .groups(["CliJobs"])
         .poll_interval(Duration::from_millis(100))
         .build()
-        .unwrap();
-    let (finish, finished) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(engine.run_until(async move {
-        let _ = finished.await;
-    }));
+        .unwrap()
+        .spawn();
     let jobs = RecurringJobs::new(PostgresStore::new(pool.clone()));
     let deadline = Instant::now() + Duration::from_secs(20);
     while jobs.list().await.unwrap().is_empty() {
@@ -244,8 +237,7 @@ async fn recurring_jobs_are_listed_and_run_now(pool: PgPool) {
         "{unknown}"
     );
 
-    finish.send(()).unwrap();
-    running.await.unwrap().unwrap();
+    running.stop().await.unwrap();
 }
 
 #[test]

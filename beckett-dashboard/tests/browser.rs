@@ -20,7 +20,7 @@ use beckett::state::{EngineStorage, MinuteStats};
 use beckett::subscription::{CheckpointFilter, CheckpointStatus, Checkpoints};
 use beckett::{Context, Envelope, ExpectedVersion, MessageStorage, NewMessage, PostgresStore};
 use chrono::DurationRound;
-use common::{eventually, Running};
+use common::{eventually, run_groups};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 use sqlx::PgPool;
@@ -207,7 +207,7 @@ async fn operators_retry_skip_and_are_guarded_in_a_browser(pool: PgPool) {
             .await
             .unwrap();
     }
-    let running = Running::groups(&pool, ["Browser"]);
+    let running = run_groups(&pool, ["Browser"]);
     let checkpoints = Checkpoints::new(store.clone());
     let failed = CheckpointFilter::default()
         .group("Browser")
@@ -368,7 +368,7 @@ async fn operators_retry_skip_and_are_guarded_in_a_browser(pool: PgPool) {
         .unwrap();
     screenshot(&client, "subscriptions").await;
     client.close().await.unwrap();
-    running.stop().await;
+    running.stop().await.unwrap();
 }
 
 #[sqlx::test(migrations = false)]
@@ -383,12 +383,12 @@ async fn operators_browse_to_a_conversation_in_a_browser(pool: PgPool) {
             .await
             .unwrap();
     }
-    let running = Running::groups(&pool, ["Shop"]);
+    let running = run_groups(&pool, ["Shop"]);
     eventually("both sales are booked", || async {
         store.read_stream("Ledger", 1, 10).await.unwrap().len() == 2
     })
     .await;
-    running.stop().await;
+    running.stop().await.unwrap();
     let reminder = NewMessage::from_json("PaymentReminderDue", json!({ "order": 1 }));
     let in_a_day = Duration::from_secs(24 * 3600);
     store.schedule("Order-1", reminder, in_a_day).await.unwrap();

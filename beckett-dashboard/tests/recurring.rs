@@ -9,7 +9,7 @@ mod common;
 use beckett::dashboard::Dashboard;
 use beckett::recurring::{RecurringJob, RecurringJobs, RunOutcome};
 use beckett::PostgresStore;
-use common::{eventually, Running};
+use common::{eventually, run_groups};
 use sqlx::PgPool;
 use std::net::SocketAddr;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -62,7 +62,7 @@ async fn request(address: SocketAddr, head: &str, form: &str) -> String {
 async fn a_job_is_listed_and_run_now_from_its_page(pool: PgPool) {
     beckett::migrate(&pool).await.unwrap();
     let store = PostgresStore::new(pool.clone());
-    let running = Running::groups(&pool, ["Nightly", "Broken"]);
+    let running = run_groups(&pool, ["Nightly", "Broken"]);
     let jobs = RecurringJobs::new(store.clone());
     eventually("a job is declared and the other fails", || async {
         let failed = listed(&jobs, "broken").await.and_then(|job| job.last_run);
@@ -150,5 +150,5 @@ async fn a_job_is_listed_and_run_now_from_its_page(pool: PgPool) {
 
     serving.abort();
     serving_read_only.abort();
-    running.stop().await;
+    running.stop().await.unwrap();
 }

@@ -15,7 +15,7 @@ pub use beckett_macros::{recurring, subscription, Message, MessageSet};
 pub use beckett_postgres::{
     connect, connect_from_env, migrate, migrate_schema, migration_script, PostgresStore,
 };
-pub use runtime::{run, Beckett, Builder};
+pub use runtime::{run, Beckett, Builder, Running};
 pub use storage::{open, open_existing, open_from_env, DEFAULT_SQLITE_FILE};
 
 /// The Postgres backend: the message store and the engine's state in

@@ -11,6 +11,27 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// A [`Beckett`] running on a task of its own; see [`Beckett::spawn`].
+/// Dropped, it stops the run too, without waiting for it.
+#[derive(Debug)]
+pub struct Running {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<()>>,
+}
+
+impl Running {
+    /// Stops taking work, lets in-flight handlers finish within the grace
+    /// period, and returns how the run ended: an error that stopped it
+    /// early, or one met while stopping.
+    pub async fn stop(self) -> Result<()> {
+        // The run may have ended already, with what the task returns.
+        let _ = self.stop.send(());
+        self.task
+            .await
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic.into_panic()))
+    }
+}
+
 /// Runs every subscription linked into the program, configured from the
 /// environment, until SIGINT or SIGTERM.
 ///
@@ -129,6 +150,31 @@ impl Beckett {
     /// # }
     /// ```
     pub async fn run_until(self, signal: impl Future<Output = ()>) -> Result<()> {
+        self.run_on(signal).await
+    }
+
+    /// Runs on a task of its own until [stopped](Running::stop), beside
+    /// whatever else the program does: a server of its own, or a test.
+    ///
+    /// ```no_run
+    /// # async fn demo(beckett: beckett::Beckett) -> beckett::Result<()> {
+    /// let running = beckett.spawn();
+    /// // serve requests, append messages, ...
+    /// running.stop().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn spawn(self) -> Running {
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let signal = async {
+            let _ = stopped.await;
+        };
+        Running {
+            stop,
+            task: tokio::spawn(self.run_on(signal)),
+        }
+    }
+
+    async fn run_on(self, signal: impl Future<Output = ()>) -> Result<()> {
         let groups = linked_groups(self.config.groups.as_deref())?;
         let connections = self.config.connections(groups.len());
         let storage = match self.on {
