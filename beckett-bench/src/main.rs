@@ -1,5 +1,5 @@
 //! The benchmark harness:
-//! `cargo run --release -p beckett-bench -- [--backend postgres|sqlite] <scenario>`.
+//! `cargo run --release -p beckett-bench -- [--backend postgres|sqlite] [--messages N] <scenario>`.
 //!
 //! Each scenario creates a database of its own, runs, drops the database,
 //! and prints one JSON line per measurement. On Postgres (the default) the
@@ -18,27 +18,29 @@ mod workers;
 use database::Backend;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: beckett-bench [--backend postgres|sqlite] \
+const USAGE: &str = "usage: beckett-bench [--backend postgres|sqlite] [--messages N] \
     <append | jobs | ordered | latency | processes | all>";
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let mut args: Vec<String> = std::env::args().skip(1).collect();
-    let backend = match args.first().map(String::as_str) {
-        Some("--backend") if args.len() >= 2 => {
-            let backend = match args[1].as_str() {
-                "postgres" => Backend::Postgres,
-                "sqlite" => Backend::Sqlite,
-                _ => {
-                    eprintln!("{USAGE}");
-                    return ExitCode::from(2);
-                }
-            };
-            args.drain(..2);
-            backend
+    let mut args = std::env::args().skip(1).peekable();
+    let (mut backend, mut messages) = (Backend::Postgres, scenarios::MESSAGES);
+    while let Some(option) = args.next_if(|arg| arg.starts_with("--")) {
+        let value = args.next();
+        match (option.as_str(), value.as_deref()) {
+            ("--backend", Some("postgres")) => backend = Backend::Postgres,
+            ("--backend", Some("sqlite")) => backend = Backend::Sqlite,
+            ("--messages", Some(n)) if n.parse::<usize>().is_ok_and(|n| n > 0) => {
+                messages = n.parse().expect("parsed above");
+            }
+            _ => {
+                let value = value.unwrap_or_default();
+                eprintln!("`{option} {value}` is not understood\n{USAGE}");
+                return ExitCode::from(2);
+            }
         }
-        _ => Backend::Postgres,
-    };
+    }
+    let args: Vec<String> = args.collect();
     let scenarios: &[&str] = match args.first().map(String::as_str) {
         Some("worker") if args.len() == 1 => return exit(handlers::work().await),
         Some("all") if args.len() == 1 => &scenarios::ALL,
@@ -51,7 +53,7 @@ async fn main() -> ExitCode {
         }
     };
     for scenario in scenarios {
-        if let Err(error) = scenarios::run(backend, scenario).await {
+        if let Err(error) = scenarios::run(backend, scenario, messages).await {
             eprintln!("scenario `{scenario}` failed: {error}");
             return ExitCode::FAILURE;
         }

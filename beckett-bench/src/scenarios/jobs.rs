@@ -18,19 +18,28 @@ pub struct Shape {
     group: &'static str,
 }
 
+/// How many streams `ordered` spreads its messages over.
+const ORDERED_STREAMS: usize = 1_000;
+
 impl Shape {
-    /// 20,000 messages, each in a stream of its own, for a no-op handler.
-    pub const JOBS: Self = Self {
-        streams: 20_000,
-        per_stream: 1,
-        group: handlers::JOBS,
-    };
-    /// 20,000 messages over 1,000 streams, checked to arrive in order.
-    pub const ORDERED: Self = Self {
-        streams: 1_000,
-        per_stream: 20,
-        group: handlers::ORDERED,
-    };
+    /// `messages`, each in a stream of its own, for a no-op handler.
+    pub fn jobs(messages: usize) -> Self {
+        Self {
+            streams: messages,
+            per_stream: 1,
+            group: handlers::JOBS,
+        }
+    }
+
+    /// `messages` over 1,000 streams (rounded up to fill each alike),
+    /// checked to arrive in order.
+    pub fn ordered(messages: usize) -> Self {
+        Self {
+            streams: ORDERED_STREAMS,
+            per_stream: messages.div_ceil(ORDERED_STREAMS),
+            group: handlers::ORDERED,
+        }
+    }
 
     fn messages(&self) -> usize {
         self.streams * self.per_stream

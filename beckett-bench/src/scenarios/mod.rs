@@ -9,14 +9,19 @@ use crate::database::{Backend, BenchDatabase, BenchResult};
 /// Every scenario, in the order `all` runs them.
 pub const ALL: [&str; 5] = ["append", "jobs", "ordered", "latency", "processes"];
 
-/// Runs one scenario on a fresh database of `backend`.
-pub async fn run(backend: Backend, scenario: &str) -> BenchResult<()> {
+/// How many messages `jobs`, `ordered` and `processes` handle unless told.
+pub const MESSAGES: usize = 100_000;
+
+/// Runs one scenario on a fresh database of `backend`; `messages` is how
+/// many those that drain appended messages handle.
+pub async fn run(backend: Backend, scenario: &str, messages: usize) -> BenchResult<()> {
     let database = BenchDatabase::create(backend, scenario).await?;
+    let (jobs, ordered) = (jobs::Shape::jobs(messages), jobs::Shape::ordered(messages));
     let result = match scenario {
         "append" => append::run(&database).await,
-        "jobs" => jobs::run(&database, scenario, jobs::Shape::JOBS, 1).await,
-        "ordered" => jobs::run(&database, scenario, jobs::Shape::ORDERED, 1).await,
-        "processes" => jobs::run(&database, scenario, jobs::Shape::JOBS, 2).await,
+        "jobs" => jobs::run(&database, scenario, jobs, 1).await,
+        "ordered" => jobs::run(&database, scenario, ordered, 1).await,
+        "processes" => jobs::run(&database, scenario, jobs, 2).await,
         "latency" => latency::run(&database).await,
         _ => Err(format!("no scenario `{scenario}`").into()),
     };
