@@ -21,6 +21,12 @@ pub struct Step {
     pub n: u64,
 }
 
+/// A message each of the [`FANOUT`] group's subscriptions handles.
+#[derive(Message, Serialize, Deserialize)]
+pub struct Fan {
+    pub n: u64,
+}
+
 /// A message whose handler reports when it started.
 #[derive(Message, Serialize, Deserialize)]
 pub struct Ping {
@@ -30,6 +36,22 @@ pub struct Ping {
 pub const JOBS: &str = "Jobs";
 pub const ORDERED: &str = "Ordered";
 pub const LATENCY: &str = "Latency";
+pub const FANOUT: &str = "Fanout";
+
+/// How many subscriptions of the [`FANOUT`] group select each [`Fan`].
+pub const FANNED: usize = 10;
+
+/// One no-op subscription of the [`FANOUT`] group per name.
+macro_rules! fanned {
+    ($($name:ident),*) => {$(
+        #[beckett::subscription(group = "Fanout", messages(Fan))]
+        async fn $name(_: Fan) -> beckett::Result<()> {
+            Ok(())
+        }
+    )*};
+}
+
+fanned!(fan_0, fan_1, fan_2, fan_3, fan_4, fan_5, fan_6, fan_7, fan_8, fan_9);
 
 #[beckett::subscription(group = "Jobs", messages(Job))]
 async fn no_op(_: Job) -> beckett::Result<()> {

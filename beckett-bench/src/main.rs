@@ -19,7 +19,7 @@ use database::Backend;
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: beckett-bench [--backend postgres|sqlite] [--messages N] \
-    <append | jobs | ordered | latency | processes | all>";
+    <append | jobs | ordered | latency | processes | fanout | all>";
 
 #[tokio::main]
 async fn main() -> ExitCode {

@@ -1,8 +1,9 @@
-//! `jobs`, `ordered` and `processes`: messages appended first (timed apart),
-//! then the time from the workers' start until the last is handled.
+//! `jobs`, `ordered`, `processes` and `fanout`: messages appended first
+//! (timed apart), then the time from the workers' start until the last is
+//! handled by every subscription that selects it.
 
 use crate::database::{BenchDatabase, BenchResult};
-use crate::handlers::{self, Job, Step};
+use crate::handlers::{self, Fan, Job, Step};
 use crate::report;
 use crate::workers::Worker;
 use beckett::{ExpectedVersion, MessageStorage, NewMessage};
@@ -16,6 +17,8 @@ pub struct Shape {
     streams: usize,
     per_stream: usize,
     group: &'static str,
+    /// How many of the group's subscriptions handle each message.
+    subscriptions: usize,
 }
 
 /// How many streams `ordered` spreads its messages over.
@@ -28,6 +31,18 @@ impl Shape {
             streams: messages,
             per_stream: 1,
             group: handlers::JOBS,
+            subscriptions: 1,
+        }
+    }
+
+    /// `messages`, each in a stream of its own, each for
+    /// [`handlers::FANNED`] no-op subscriptions of one group.
+    pub fn fanout(messages: usize) -> Self {
+        Self {
+            streams: messages,
+            per_stream: 1,
+            group: handlers::FANOUT,
+            subscriptions: handlers::FANNED,
         }
     }
 
@@ -38,11 +53,17 @@ impl Shape {
             streams: ORDERED_STREAMS,
             per_stream: messages.div_ceil(ORDERED_STREAMS),
             group: handlers::ORDERED,
+            subscriptions: 1,
         }
     }
 
     fn messages(&self) -> usize {
         self.streams * self.per_stream
+    }
+
+    /// Handler calls: each message once per subscription.
+    fn calls(&self) -> usize {
+        self.messages() * self.subscriptions
     }
 }
 
@@ -65,7 +86,7 @@ pub async fn run(
     let running = (0..workers)
         .map(|_| Worker::start(database, shape.group))
         .collect::<BenchResult<Vec<_>>>()?;
-    wait_until_handled(database, shape.group, shape.messages()).await?;
+    wait_until_handled(database, shape.group, shape.calls()).await?;
     let finished_at = database.finished_at(shape.group).await?;
 
     let mut peak_rss = Vec::new();
@@ -82,6 +103,7 @@ pub async fn run(
     let parameters = json!({
         "streams": shape.streams,
         "messages_per_stream": shape.per_stream,
+        "subscriptions": shape.subscriptions,
         "workers": workers,
     });
     let mut extra = json!({
@@ -92,28 +114,24 @@ pub async fn run(
         extra["out_of_order"] = json!(out_of_order);
     }
     let elapsed = (finished_at - started_at).to_std()?;
-    report::emit(scenario, parameters, shape.messages(), elapsed, extra);
+    report::emit(scenario, parameters, shape.calls(), elapsed, extra);
     Ok(())
 }
 
 /// Appends the messages one at a time from [`APPENDERS`] tasks, each owning
 /// its streams, round by round, so streams fill side by side.
 async fn enqueue(store: &Arc<dyn MessageStorage>, shape: &Shape) -> BenchResult<()> {
-    let (streams, per_stream, ordered) = (
-        shape.streams,
-        shape.per_stream,
-        shape.group == handlers::ORDERED,
-    );
+    let (streams, per_stream, group) = (shape.streams, shape.per_stream, shape.group);
     let tasks: Vec<_> = (0..APPENDERS)
         .map(|task| {
             let store = store.clone();
             tokio::spawn(async move {
                 for n in 0..per_stream as u64 {
                     for stream in (task..streams).step_by(APPENDERS) {
-                        let message = if ordered {
-                            NewMessage::new(&Step { n })?
-                        } else {
-                            NewMessage::new(&Job { n: stream as u64 })?
+                        let message = match group {
+                            handlers::ORDERED => NewMessage::new(&Step { n })?,
+                            handlers::FANOUT => NewMessage::new(&Fan { n: stream as u64 })?,
+                            _ => NewMessage::new(&Job { n: stream as u64 })?,
                         };
                         store
                             .append(
