@@ -148,6 +148,18 @@ async fn jobs_are_listed_with_their_schedules_and_last_runs(pool: PgPool) {
     stop(operated).await;
     stop(failing).await;
 
+    // What a version that records no schedule does when it declares the
+    // job anew with another expression: the schedule stored no longer
+    // tells the job's occurrences.
+    sqlx::query("UPDATE beckett.recurring_jobs SET cron = '30 * * * *' WHERE name = 'hourly'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let redeclared = listed(&jobs, "Operated", "hourly").await.unwrap();
+    assert_eq!(redeclared.info.cron, "30 * * * *");
+    assert_eq!(redeclared.info.schedule, None, "{redeclared:?}");
+    assert_eq!(redeclared.next, None, "{redeclared:?}");
+
     // What a process declaring no job of the group does at start.
     let removed = store.remove_other_jobs("Operated", &[]).await.unwrap();
     assert_eq!(removed.len(), 1);

@@ -39,14 +39,16 @@ pub struct StreamInfo {
 /// Which messages a [search](MessageStorage::search) finds: every
 /// condition given must hold, and with none it finds every message.
 ///
-/// ```
+/// ```no_run
+/// # async fn demo(store: &dyn beckett::MessageStorage, order: uuid::Uuid) -> beckett::Result<()> {
 /// use beckett::store::MessageSearch;
 ///
-/// let conversation = uuid::Uuid::now_v7();
-/// let search = MessageSearch::default()
-///     .message_type("OrderPlaced")
-///     .correlation_id(conversation);
-/// assert_eq!(search.correlation_id, Some(conversation));
+/// // The payments the order's conversation asked for, newest first.
+/// let payments = MessageSearch::default()
+///     .correlation_id(order)
+///     .message_type("PaymentRequested");
+/// let found = store.search(&payments, None, 50).await?;
+/// # Ok(()) }
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -209,7 +211,7 @@ pub(super) async fn search<S: MessageStorage + ?Sized>(
 
 #[cfg(test)]
 mod tests {
-    use super::Found;
+    use super::{Found, MessageSearch};
     use crate::store::{Envelope, RawMessage};
 
     fn at(global_position: i64) -> RawMessage {
@@ -227,6 +229,20 @@ mod tests {
             },
             metadata: serde_json::Value::Null,
         }
+    }
+
+    #[test]
+    fn a_search_matches_its_conversation_and_type() {
+        let root = at(1);
+        let mut caused = at(2);
+        caused.metadata = serde_json::json!({ "correlation_id": root.envelope.id });
+        caused.envelope.message_type = "Pong".into();
+        let conversation = MessageSearch::default().correlation_id(root.envelope.id);
+        assert!(conversation.matches(&root) && conversation.matches(&caused));
+        assert!(!conversation.matches(&at(3)), "another conversation");
+        let pongs = conversation.message_type("Pong");
+        assert!(pongs.matches(&caused) && !pongs.matches(&root));
+        assert!(MessageSearch::default().matches(&at(4)), "no condition");
     }
 
     #[test]

@@ -249,4 +249,22 @@ mod tests {
         assert_eq!((hour.peak_calls, hour.peak_lag.as_str()), (50, "1.5 s"));
         assert_eq!((hour.handled, hour.failed), (60, 10));
     }
+
+    #[test]
+    fn counts_too_big_to_add_saturate() {
+        let now = Utc.with_ymd_and_hms(2026, 12, 3, 10, 30, 40).unwrap();
+        let huge = |subscription: &str| MinuteStats {
+            group: "G".into(),
+            subscription: subscription.into(),
+            minute: Utc.with_ymd_and_hms(2026, 12, 3, 10, 30, 0).unwrap(),
+            handled: u64::MAX,
+            failed: u64::MAX,
+            max_lag_ms: u64::MAX,
+        };
+        let hour = Hour::of(&[huge("a"), huge("b")], now);
+        let last = &hour.minutes[59];
+        assert_eq!((last.handled, last.failed), (u64::MAX, u64::MAX));
+        assert_eq!((last.handled_height, last.failed_height), (100, 0));
+        assert_eq!((hour.handled, hour.peak_calls), (u64::MAX, u64::MAX));
+    }
 }
