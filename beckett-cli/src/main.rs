@@ -121,8 +121,8 @@ enum Operation {
         /// The scheduled message's id.
         id: Uuid,
     },
-    /// Lists the recurring jobs: their cron expressions, last runs and how
-    /// those went.
+    /// Lists the recurring jobs: their cron expressions, when each runs
+    /// next, and how its last run went.
     Recurring,
     /// Runs a recurring job now, once; its schedule goes on as before.
     RunNow {
