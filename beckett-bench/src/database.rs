@@ -6,7 +6,9 @@ use beckett::Schema;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+mod bulk;
 
 /// Failures of the harness itself, as text for the operator.
 pub type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
@@ -44,12 +46,25 @@ enum Kind {
 
 impl BenchDatabase {
     /// Creates (or re-creates) `beckett_bench_{scenario}` and migrates it.
-    pub async fn create(backend: Backend, scenario: &str) -> BenchResult<Self> {
-        let name = format!("beckett_bench_{scenario}");
+    async fn create(backend: Backend, scenario: &str) -> BenchResult<Self> {
+        let name = format!("beckett_bench_{}", scenario.replace('-', "_"));
         match backend {
             Backend::Postgres => Self::postgres(name).await,
             Backend::Sqlite => Self::sqlite(name).await,
         }
+    }
+
+    /// Runs `work` on a fresh database named after `scenario`, and drops
+    /// the database afterwards whatever the outcome.
+    pub async fn with<T>(
+        backend: Backend,
+        scenario: &str,
+        work: impl AsyncFnOnce(&BenchDatabase) -> BenchResult<T>,
+    ) -> BenchResult<T> {
+        let database = Self::create(backend, scenario).await?;
+        let result = work(&database).await;
+        database.drop().await?;
+        result
     }
 
     async fn postgres(name: String) -> BenchResult<Self> {
@@ -165,20 +180,18 @@ impl BenchDatabase {
                 Ok(sqlx::query_scalar(&sql).bind(group).fetch_one(pool).await?)
             }
             Kind::Sqlite { path } => {
-                let (path, sql, group) =
-                    (path.clone(), sql.replace("beckett.", ""), group.to_owned());
-                tokio::task::spawn_blocking(move || -> BenchResult<i64> {
-                    let connection = rusqlite::Connection::open(path)?;
-                    let sql = sql.replace("$1", "?1");
-                    Ok(connection.query_row(&sql, [group], |row| row.get(0))?)
+                let sql = sql.replace("beckett.", "").replace("$1", "?1");
+                let group = group.to_owned();
+                on_sqlite(path, move |connection| {
+                    connection.query_row(&sql, [group], |row| row.get(0))
                 })
-                .await?
+                .await
             }
         }
     }
 
     /// Drops the database.
-    pub async fn drop(self) -> BenchResult<()> {
+    async fn drop(self) -> BenchResult<()> {
         match self.kind {
             Kind::Postgres { admin, name, pool } => {
                 pool.close().await;
@@ -196,8 +209,22 @@ impl BenchDatabase {
     }
 }
 
+/// Runs `work` on a connection of its own to the SQLite file at `path`.
+async fn on_sqlite<T: Send + 'static>(
+    path: &Path,
+    work: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T> + Send + 'static,
+) -> BenchResult<T> {
+    let path = path.to_owned();
+    tokio::task::spawn_blocking(move || -> BenchResult<T> {
+        let connection = rusqlite::Connection::open(path)?;
+        connection.busy_timeout(std::time::Duration::from_secs(30))?;
+        Ok(work(&connection)?)
+    })
+    .await?
+}
+
 /// Removes a SQLite database's files, if they are there.
-fn remove(path: &std::path::Path) {
+fn remove(path: &Path) {
     for suffix in ["", "-wal", "-shm"] {
         let mut file = path.as_os_str().to_owned();
         file.push(suffix);

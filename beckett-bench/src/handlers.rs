@@ -53,6 +53,9 @@ macro_rules! fanned {
 
 fanned!(fan_0, fan_1, fan_2, fan_3, fan_4, fan_5, fan_6, fan_7, fan_8, fan_9);
 
+/// The name `#[subscription]` gives the [`JOBS`] group's handler.
+pub const NO_OP: &str = "no_op";
+
 #[beckett::subscription(group = "Jobs", messages(Job))]
 async fn no_op(_: Job) -> beckett::Result<()> {
     Ok(())

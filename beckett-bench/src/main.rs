@@ -19,7 +19,8 @@ use database::Backend;
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: beckett-bench [--backend postgres|sqlite] [--messages N] \
-    <append | jobs | ordered | latency | processes | fanout | all>";
+    <append | jobs | ordered | latency | loaded-latency | scheduled \
+    | processes | fanout | backlog | big-store | all>";
 
 #[tokio::main]
 async fn main() -> ExitCode {

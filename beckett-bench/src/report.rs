@@ -28,3 +28,34 @@ pub fn latency(mut samples: Vec<f64>) -> Value {
     };
     json!({ "p50_ms": at(0.50), "p90_ms": at(0.90), "p99_ms": at(0.99) })
 }
+
+/// One measurement, before it is printed.
+pub struct Measurement {
+    pub parameters: Value,
+    pub messages: usize,
+    pub elapsed: Duration,
+    pub extra: Value,
+}
+
+impl Measurement {
+    /// Messages handled per second.
+    pub fn per_second(&self) -> f64 {
+        self.messages as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// Prints it as `scenario`'s result line.
+    pub fn emit(self, scenario: &str) {
+        emit(
+            scenario,
+            self.parameters,
+            self.messages,
+            self.elapsed,
+            self.extra,
+        );
+    }
+}
+
+/// Seconds, to the millisecond.
+pub fn seconds(elapsed: Duration) -> f64 {
+    (elapsed.as_secs_f64() * 1000.0).round() / 1000.0
+}

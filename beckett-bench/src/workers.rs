@@ -19,7 +19,8 @@ pub enum Worker {
 }
 
 impl Worker {
-    /// Starts handlers of `group` on the database.
+    /// Starts handlers of `group` (or of several, comma-separated) on the
+    /// database.
     pub fn start(database: &BenchDatabase, group: &str) -> BenchResult<Self> {
         match database.backend() {
             Backend::Sqlite => Ok(Self::in_process(database.storage.clone(), group)),
@@ -43,7 +44,7 @@ impl Worker {
         let (stop, stopped) = oneshot::channel();
         let beckett = beckett::Beckett::builder()
             .storage(storage)
-            .groups([group])
+            .groups(group.split(','))
             .build();
         let running = tokio::spawn(async move {
             beckett?

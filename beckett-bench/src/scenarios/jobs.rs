@@ -1,10 +1,11 @@
 //! `jobs`, `ordered`, `processes` and `fanout`: messages appended first
 //! (timed apart), then the time from the workers' start until the last is
-//! handled by every subscription that selects it.
+//! handled by every subscription that selects it; and that drain, for the
+//! scenarios that fill the store otherwise.
 
 use crate::database::{BenchDatabase, BenchResult};
 use crate::handlers::{self, Fan, Job, Step};
-use crate::report;
+use crate::report::{self, Measurement};
 use crate::workers::Worker;
 use beckett::{ExpectedVersion, MessageStorage, NewMessage};
 use chrono::{DateTime, Utc};
@@ -57,6 +58,11 @@ impl Shape {
         }
     }
 
+    /// The streams' names before `-{k}`.
+    pub fn prefix(&self) -> &'static str {
+        "Bench"
+    }
+
     fn messages(&self) -> usize {
         self.streams * self.per_stream
     }
@@ -72,56 +78,96 @@ const APPENDERS: usize = 8;
 /// How long the workers may take before the run counts as failed.
 const LONGEST: Duration = Duration::from_secs(300);
 
-pub async fn run(
-    database: &BenchDatabase,
-    scenario: &str,
-    shape: Shape,
-    workers: usize,
-) -> BenchResult<()> {
-    let enqueue_started = Instant::now();
-    enqueue(database.storage.messages(), &shape).await?;
-    let enqueue_seconds = enqueue_started.elapsed().as_secs_f64();
-
-    let started_at: DateTime<Utc> = database.now().await?;
-    let running = (0..workers)
-        .map(|_| Worker::start(database, shape.group))
-        .collect::<BenchResult<Vec<_>>>()?;
-    wait_until_handled(database, shape.group, shape.calls()).await?;
-    let finished_at = database.finished_at(shape.group).await?;
-
-    let mut peak_rss = Vec::new();
-    let mut out_of_order = 0;
-    for worker in running {
-        peak_rss.push(worker.peak_rss()?);
-        out_of_order += worker
-            .stop()
-            .await?
-            .lines()
-            .find_map(reported_out_of_order)
-            .unwrap_or(0);
-    }
-    let parameters = json!({
-        "streams": shape.streams,
-        "messages_per_stream": shape.per_stream,
-        "subscriptions": shape.subscriptions,
-        "workers": workers,
-    });
-    let mut extra = json!({
-        "enqueue_seconds": (enqueue_seconds * 1000.0).round() / 1000.0,
-        "peak_rss_mib": peak_rss.iter().map(|b| b / (1024 * 1024)).collect::<Vec<_>>(),
-    });
-    if shape.group == handlers::ORDERED {
-        extra["out_of_order"] = json!(out_of_order);
-    }
-    let elapsed = (finished_at - started_at).to_std()?;
-    report::emit(scenario, parameters, shape.calls(), elapsed, extra);
+/// Appends `shape`'s messages through the API, drains them, and reports.
+pub async fn run(database: &BenchDatabase, shape: Shape, drain: Drain<'_>) -> BenchResult<()> {
+    let scenario = drain.scenario;
+    enqueued(database, &shape, drain).await?.emit(scenario);
     Ok(())
+}
+
+/// Appends `shape`'s messages through the API, then drains them.
+pub async fn enqueued(
+    database: &BenchDatabase,
+    shape: &Shape,
+    mut drain: Drain<'_>,
+) -> BenchResult<Measurement> {
+    let enqueue_started = Instant::now();
+    enqueue(database.storage.messages(), shape).await?;
+    drain.extra["enqueue_seconds"] = json!(report::seconds(enqueue_started.elapsed()));
+    drain.run(database, shape).await
+}
+
+/// Workers handling what is in the store, timed from their start until the
+/// last message of a shape is handled.
+pub struct Drain<'a> {
+    /// The scenario measured.
+    pub scenario: &'a str,
+    /// How many worker processes run the group.
+    pub workers: usize,
+    /// Messages the group's checkpoints counted handled before.
+    pub handled_before: usize,
+    /// Further fields of the result line.
+    pub extra: serde_json::Value,
+}
+
+impl<'a> Drain<'a> {
+    /// `scenario`'s drain by `workers` processes of a group that has
+    /// handled nothing yet.
+    pub fn new(scenario: &'a str, workers: usize) -> Self {
+        Self {
+            scenario,
+            workers,
+            handled_before: 0,
+            extra: json!({}),
+        }
+    }
+
+    /// Starts the workers, waits until they have handled `shape`, and
+    /// stops them.
+    pub async fn run(self, database: &BenchDatabase, shape: &Shape) -> BenchResult<Measurement> {
+        let started_at: DateTime<Utc> = database.now().await?;
+        let running = (0..self.workers)
+            .map(|_| Worker::start(database, shape.group))
+            .collect::<BenchResult<Vec<_>>>()?;
+        let calls = self.handled_before + shape.calls();
+        wait_until_handled(database, shape.group, calls).await?;
+        let finished_at = database.finished_at(shape.group).await?;
+
+        let mut peak_rss = Vec::new();
+        let mut out_of_order = 0;
+        for worker in running {
+            peak_rss.push(worker.peak_rss()? / (1024 * 1024));
+            out_of_order += worker
+                .stop()
+                .await?
+                .lines()
+                .find_map(reported_out_of_order)
+                .unwrap_or(0);
+        }
+        let mut extra = self.extra;
+        extra["peak_rss_mib"] = json!(peak_rss);
+        if shape.group == handlers::ORDERED {
+            extra["out_of_order"] = json!(out_of_order);
+        }
+        Ok(Measurement {
+            parameters: json!({
+                "streams": shape.streams,
+                "messages_per_stream": shape.per_stream,
+                "subscriptions": shape.subscriptions,
+                "workers": self.workers,
+            }),
+            messages: shape.calls(),
+            elapsed: (finished_at - started_at).to_std()?,
+            extra,
+        })
+    }
 }
 
 /// Appends the messages one at a time from [`APPENDERS`] tasks, each owning
 /// its streams, round by round, so streams fill side by side.
 async fn enqueue(store: &Arc<dyn MessageStorage>, shape: &Shape) -> BenchResult<()> {
     let (streams, per_stream, group) = (shape.streams, shape.per_stream, shape.group);
+    let prefix = shape.prefix();
     let tasks: Vec<_> = (0..APPENDERS)
         .map(|task| {
             let store = store.clone();
@@ -135,7 +181,7 @@ async fn enqueue(store: &Arc<dyn MessageStorage>, shape: &Shape) -> BenchResult<
                         };
                         store
                             .append(
-                                &format!("Bench-{stream}"),
+                                &format!("{prefix}-{stream}"),
                                 ExpectedVersion::Any,
                                 vec![message],
                             )

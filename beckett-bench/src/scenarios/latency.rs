@@ -8,10 +8,11 @@ use crate::database::{BenchDatabase, BenchResult};
 use crate::handlers::{self, unix_micros, Ping};
 use crate::report;
 use crate::workers::Worker;
-use beckett::{ExpectedVersion, NewMessage};
+use beckett::{ExpectedVersion, MessageStorage, NewMessage};
 use chrono::{TimeDelta, Utc};
 use serde_json::json;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const APPENDS: u64 = 200;
@@ -23,15 +24,7 @@ pub async fn run(database: &BenchDatabase) -> BenchResult<()> {
     wait_until_idle(database).await?;
 
     let started = Instant::now();
-    let mut committed = HashMap::new();
-    for seq in 0..APPENDS {
-        let ping = NewMessage::new(&Ping { seq })?;
-        store
-            .append(&format!("Ping-{seq}"), ExpectedVersion::Any, vec![ping])
-            .await?;
-        committed.insert(seq, unix_micros());
-        tokio::time::sleep(INTERVAL).await;
-    }
+    let committed = pings(store, APPENDS, INTERVAL).await?;
     wait_until_handled(database, handlers::LATENCY, APPENDS as usize).await?;
     let appended_in = started.elapsed();
 
@@ -63,9 +56,28 @@ pub async fn run(database: &BenchDatabase) -> BenchResult<()> {
     Ok(())
 }
 
+/// Appends `count` pings, each to a stream of its own, `interval` apart;
+/// returns when each one's append committed, by sequence number.
+pub(super) async fn pings(
+    store: &Arc<dyn MessageStorage>,
+    count: u64,
+    interval: Duration,
+) -> BenchResult<HashMap<u64, i64>> {
+    let mut committed = HashMap::new();
+    for seq in 0..count {
+        let ping = NewMessage::new(&Ping { seq })?;
+        store
+            .append(&format!("Ping-{seq}"), ExpectedVersion::Any, vec![ping])
+            .await?;
+        committed.insert(seq, unix_micros());
+        tokio::time::sleep(interval).await;
+    }
+    Ok(committed)
+}
+
 /// The percentiles of the time from `since` (microseconds, by message
 /// number) to the handler's start the worker reported for each of them.
-fn delays(output: &str, since: &HashMap<u64, i64>) -> BenchResult<serde_json::Value> {
+pub(super) fn delays(output: &str, since: &HashMap<u64, i64>) -> BenchResult<serde_json::Value> {
     let delays: Vec<f64> = output
         .lines()
         .filter_map(|line| {
@@ -84,7 +96,7 @@ fn delays(output: &str, since: &HashMap<u64, i64>) -> BenchResult<serde_json::Va
 
 /// Waits until the worker has registered its subscription, then a moment
 /// more for its consumers to settle.
-async fn wait_until_idle(database: &BenchDatabase) -> BenchResult<()> {
+pub(super) async fn wait_until_idle(database: &BenchDatabase) -> BenchResult<()> {
     let deadline = Instant::now() + Duration::from_secs(30);
     while !database.registered(handlers::LATENCY).await? {
         if Instant::now() > deadline {
