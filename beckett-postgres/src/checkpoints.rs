@@ -552,19 +552,28 @@ impl Statements {
             // one snapshot: a checkpoint raised by a transaction that
             // committed after it was taken reads fewer messages than it lags
             // by, and is reserved again once released.
+            //
+            // Each subscription's ready checkpoints are read by a scan of
+            // their own, in due order, through the ready index: the one
+            // plan that never reads more than it takes, whatever the
+            // table's statistics say. Rows a scan locks beyond those
+            // reserved are free again at commit.
             reserve: format!(
                 "WITH ready AS (
-                    SELECT ctid FROM {s}.checkpoints
-                    WHERE group_name = $1
-                        AND subscription = ANY(ARRAY(
-                            SELECT name FROM {s}.subscriptions
-                            WHERE group_name = $1 AND name = ANY($2) AND NOT paused))
-                        AND stream_version > stream_position AND status <> 'failed'
-                        AND process_at <= now()
-                        AND (reserved_until IS NULL OR reserved_until < now())
-                    ORDER BY process_at
+                    SELECT c.ctid FROM {s}.subscriptions AS p
+                    CROSS JOIN LATERAL (
+                        SELECT ctid, process_at FROM {s}.checkpoints
+                        WHERE group_name = $1 AND subscription = p.name
+                            AND stream_version > stream_position AND status <> 'failed'
+                            AND process_at <= now()
+                            AND (reserved_until IS NULL OR reserved_until < now())
+                        ORDER BY process_at
+                        LIMIT $3
+                        FOR UPDATE SKIP LOCKED
+                    ) AS c
+                    WHERE p.group_name = $1 AND p.name = ANY($2) AND NOT p.paused
+                    ORDER BY c.process_at
                     LIMIT $3
-                    FOR UPDATE SKIP LOCKED
                 ), reserved AS (
                     UPDATE {s}.checkpoints AS c
                     SET reserved_by = gen_random_uuid(), reserved_until = now() + $4,
