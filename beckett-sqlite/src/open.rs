@@ -22,6 +22,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0003_versions_from_messages.sql"),
     include_str!("../../migrations/sqlite/0004_operators.sql"),
     include_str!("../../migrations/sqlite/0005_dashboard.sql"),
+    include_str!("../../migrations/sqlite/0006_scheduled_taken.sql"),
 ];
 
 /// Where a store's database is: a file, or memory of this process alone.
