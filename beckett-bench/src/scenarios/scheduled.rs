@@ -17,8 +17,8 @@ use std::time::Instant;
 
 /// Tasks scheduling the pings.
 const SCHEDULERS: u64 = 8;
-/// How long after the pings are made due the moment is: time for the
-/// worker to start and settle.
+/// How far ahead the moment the pings fall due is set: time for the
+/// worker to start and settle first.
 const LEAD: TimeDelta = TimeDelta::seconds(3);
 
 pub async fn run(database: &BenchDatabase, messages: usize) -> BenchResult<()> {
