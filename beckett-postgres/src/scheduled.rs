@@ -335,28 +335,36 @@ impl Statements {
             // are stepped over within the first ten batches due, so a busy
             // stream holds back only its own messages. A message
             // whose id the store already holds is taken off but not
-            // appended.
+            // appended. Every table is read through an index by the keys
+            // of the messages waiting, never joined whole: a join would
+            // hash the schedule, the streams or the messages each round,
+            // and a burst of due messages would cost its square. The
+            // messages taken are found by the row versions read; one
+            // changed since is left to a later round.
             deliver: format!(
                 "WITH waiting AS (
-                    SELECT id, stream_name, deliver_at, sequence FROM {s}.scheduled_messages
+                    SELECT ctid, stream_name FROM {s}.scheduled_messages
                     WHERE deliver_at <= now() AND ($3::text IS NULL OR stream_name = $3)
                         AND (SELECT pg_try_advisory_xact_lock(
                             hashtextextended('beckett scheduler {schema_name}', 0)))
                     ORDER BY deliver_at, sequence
                     LIMIT $1 * 10
+                ), existing AS (
+                    SELECT stream_name FROM {s}.streams
+                    WHERE stream_name = ANY(ARRAY(SELECT stream_name FROM waiting))
                 ), free AS (
                     SELECT stream_name FROM {s}.streams
-                    WHERE stream_name IN (SELECT stream_name FROM waiting)
+                    WHERE stream_name = ANY(ARRAY(SELECT stream_name FROM existing))
                     FOR UPDATE SKIP LOCKED
                 ), taken AS (
                     SELECT sm.id FROM {s}.scheduled_messages AS sm
-                    JOIN waiting AS w USING (id)
-                    WHERE w.stream_name IN (SELECT stream_name FROM free)
-                        OR $2 AND NOT EXISTS (
-                            SELECT FROM {s}.streams st WHERE st.stream_name = w.stream_name)
-                    ORDER BY w.deliver_at, w.sequence
+                    WHERE sm.ctid = ANY(ARRAY(
+                        SELECT w.ctid FROM waiting AS w
+                        WHERE w.stream_name IN (SELECT stream_name FROM free)
+                            OR $2 AND w.stream_name NOT IN (SELECT stream_name FROM existing)))
+                    ORDER BY sm.deliver_at, sm.sequence
                     LIMIT $1
-                    FOR UPDATE OF sm SKIP LOCKED
+                    FOR UPDATE SKIP LOCKED
                 ), due AS (
                     DELETE FROM {s}.scheduled_messages sm
                     USING taken t
@@ -365,7 +373,8 @@ impl Statements {
                         sm.deliver_at
                 ), fresh AS (
                     SELECT * FROM due
-                    WHERE NOT EXISTS (SELECT FROM {s}.messages m WHERE m.id = due.id)
+                    WHERE id NOT IN (
+                        SELECT id FROM {s}.messages WHERE id = ANY(ARRAY(SELECT id FROM due)))
                 ), counts AS (
                     SELECT stream_name, count(*) AS n FROM fresh GROUP BY stream_name
                 ), streams AS (
