@@ -5,13 +5,12 @@ use std::time::Duration;
 
 /// Prints one result line.
 pub fn emit(scenario: &str, parameters: Value, messages: usize, elapsed: Duration, extra: Value) {
-    let seconds = elapsed.as_secs_f64();
     let mut line = json!({
         "scenario": scenario,
         "parameters": parameters,
         "messages": messages,
-        "seconds": (seconds * 1000.0).round() / 1000.0,
-        "messages_per_second": (messages as f64 / seconds).round(),
+        "seconds": seconds(elapsed),
+        "messages_per_second": (messages as f64 / elapsed.as_secs_f64()).round(),
     });
     if let (Value::Object(line), Value::Object(extra)) = (&mut line, extra) {
         line.extend(extra);

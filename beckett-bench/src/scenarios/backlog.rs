@@ -2,7 +2,7 @@
 //! worker starts, then drained by one worker process and, on a fresh store,
 //! by two; throughput and each worker's peak memory.
 
-use super::jobs::{Drain, Shape};
+use super::jobs::{Drain, Shape, PREFIX};
 use crate::database::{Backend, BenchDatabase, BenchResult};
 use crate::report;
 use serde_json::json;
@@ -13,7 +13,7 @@ pub async fn run(backend: Backend, messages: usize) -> BenchResult<()> {
         BenchDatabase::with(backend, "backlog", async |database| {
             let shape = Shape::jobs(messages);
             let filling = Instant::now();
-            database.fill(shape.prefix(), messages as u64, 1).await?;
+            database.fill(PREFIX, messages as u64, 1).await?;
             let mut drain = Drain::new("backlog", workers);
             drain.extra = json!({ "written_by_sql_seconds": report::seconds(filling.elapsed()) });
             drain.run(database, &shape).await?.emit("backlog");

@@ -22,6 +22,9 @@ pub struct Shape {
     subscriptions: usize,
 }
 
+/// The streams' names before `-{k}`.
+pub const PREFIX: &str = "Bench";
+
 /// How many streams `ordered` spreads its messages over.
 const ORDERED_STREAMS: usize = 1_000;
 
@@ -56,11 +59,6 @@ impl Shape {
             group: handlers::ORDERED,
             subscriptions: 1,
         }
-    }
-
-    /// The streams' names before `-{k}`.
-    pub fn prefix(&self) -> &'static str {
-        "Bench"
     }
 
     fn messages(&self) -> usize {
@@ -167,7 +165,6 @@ impl<'a> Drain<'a> {
 /// its streams, round by round, so streams fill side by side.
 async fn enqueue(store: &Arc<dyn MessageStorage>, shape: &Shape) -> BenchResult<()> {
     let (streams, per_stream, group) = (shape.streams, shape.per_stream, shape.group);
-    let prefix = shape.prefix();
     let tasks: Vec<_> = (0..APPENDERS)
         .map(|task| {
             let store = store.clone();
@@ -181,7 +178,7 @@ async fn enqueue(store: &Arc<dyn MessageStorage>, shape: &Shape) -> BenchResult<
                         };
                         store
                             .append(
-                                &format!("{prefix}-{stream}"),
+                                &format!("{PREFIX}-{stream}"),
                                 ExpectedVersion::Any,
                                 vec![message],
                             )
