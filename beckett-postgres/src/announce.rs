@@ -3,9 +3,10 @@
 
 use crate::sql::channel;
 use beckett_core::Schema;
-use sqlx::PgPool;
+use sqlx::{Connection, Executor, PgConnection, PgPool};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
+use tokio::sync::Mutex;
 
 /// The announcer's states: nothing on its way, a notification on its way,
 /// and one on its way with another asked for.
@@ -15,11 +16,16 @@ const SENDING_AGAIN: u8 = 2;
 
 /// Sends the notification of new messages, one at a time, after appends
 /// that committed. Cheap to clone: clones share their state.
+///
+/// It sends on a connection of its own, opened when first needed, rather
+/// than one from the pool: a checkout costs the pool's pings, two round
+/// trips beside the one that notifies.
 #[derive(Debug, Clone)]
 pub(crate) struct Announcer {
     pool: PgPool,
     statement: Arc<str>,
     announcing: Arc<AtomicU8>,
+    connection: Arc<Mutex<Option<PgConnection>>>,
 }
 
 impl Announcer {
@@ -28,6 +34,7 @@ impl Announcer {
             pool,
             statement: format!("NOTIFY \"{}\"", channel(schema, "messages")).into(),
             announcing: Arc::default(),
+            connection: Arc::default(),
         }
     }
 
@@ -59,23 +66,35 @@ impl Announcer {
                 Err(actual) => state = actual,
             }
         }
-        let (pool, statement, announcing) = (
-            self.pool.clone(),
-            self.statement.clone(),
-            self.announcing.clone(),
-        );
+        let announcer = self.clone();
         tokio::spawn(async move {
+            let mut connection = announcer.connection.lock().await;
             loop {
-                if let Err(error) = sqlx::query(&statement).execute(&pool).await {
+                if let Err(error) = announcer.send(&mut connection).await {
+                    *connection = None;
                     tracing::debug!(%error, "cannot announce new messages; consumers poll for them");
                 }
-                let done =
-                    announcing.compare_exchange(SENDING, IDLE, Ordering::AcqRel, Ordering::Acquire);
+                let done = announcer.announcing.compare_exchange(
+                    SENDING,
+                    IDLE,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                );
                 if done.is_ok() {
                     return;
                 }
-                announcing.store(SENDING, Ordering::Release);
+                announcer.announcing.store(SENDING, Ordering::Release);
             }
         });
+    }
+
+    /// Notifies on `connection`, opening it first if it is not open.
+    async fn send(&self, connection: &mut Option<PgConnection>) -> sqlx::Result<()> {
+        let open = match connection {
+            Some(open) => open,
+            None => connection.insert(PgConnection::connect_with(&self.pool.connect_options()).await?),
+        };
+        open.execute(&*self.statement).await?;
+        Ok(())
     }
 }
