@@ -92,7 +92,9 @@ impl Announcer {
     async fn send(&self, connection: &mut Option<PgConnection>) -> sqlx::Result<()> {
         let open = match connection {
             Some(open) => open,
-            None => connection.insert(PgConnection::connect_with(&self.pool.connect_options()).await?),
+            None => {
+                connection.insert(PgConnection::connect_with(&self.pool.connect_options()).await?)
+            }
         };
         open.execute(&*self.statement).await?;
         Ok(())

@@ -661,3 +661,67 @@ impl Statements {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{interval, Statements};
+    use crate::sql::plans::rows_read;
+    use beckett_core::Schema;
+    use sqlx::PgPool;
+    use std::time::Duration;
+
+    /// Ready checkpoints of each of two subscriptions of the group.
+    const READY: i64 = 20_000;
+    const LIMIT: i64 = 100;
+
+    /// On a table filled a moment ago, before any statistics, a
+    /// reservation reads about as many checkpoints as it takes: the
+    /// subscription's ready ones in due order, through the ready index,
+    /// never every ready one of the group sorted. (Each row taken shows in
+    /// three nodes: the scan, the lock and the update.)
+    #[sqlx::test(migrations = false)]
+    async fn a_reservation_reads_what_it_takes(pool: PgPool) {
+        crate::migrate(&pool).await.unwrap();
+        sqlx::query(
+            "INSERT INTO beckett.subscriptions (group_name, name, transaction_id, global_position)
+             VALUES ('Plans', 'taken', 0, 0), ('Plans', 'other', 0, 0)",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO beckett.checkpoints
+                 (group_name, subscription, stream_name, stream_version, process_at)
+             SELECT 'Plans', subscription, 'Plan-' || k, 1, now() - k * interval '1 ms'
+             FROM generate_series(1, $1) AS k, unnest(ARRAY['taken', 'other']) AS subscription",
+        )
+        .bind(READY)
+        .execute(&pool)
+        .await
+        .unwrap();
+
+        let reserve = Statements::new(&Schema::default()).reserve;
+        let plan: serde_json::Value =
+            sqlx::query_scalar(&format!("EXPLAIN (ANALYZE, FORMAT JSON) {reserve}"))
+                .bind("Plans")
+                .bind(vec!["taken"])
+                .bind(LIMIT)
+                .bind(interval(Duration::from_secs(30)))
+                .bind(10_i64)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        let reserved: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM beckett.checkpoints WHERE reserved_by IS NOT NULL",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(reserved, LIMIT, "the reservation took its limit");
+        let read = rows_read(&plan, "checkpoints");
+        assert!(
+            read <= (5 * LIMIT) as f64,
+            "{read} checkpoints read to reserve {LIMIT}: {plan:#}"
+        );
+    }
+}

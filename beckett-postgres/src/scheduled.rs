@@ -414,3 +414,61 @@ impl Statements {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Statements;
+    use crate::sql::plans::rows_read;
+    use beckett_core::Schema;
+    use sqlx::PgPool;
+
+    /// Messages due, and as many streams and messages beside them.
+    const DUE: i64 = 20_000;
+    const LIMIT: i64 = 100;
+
+    /// On tables filled a moment ago, before any statistics, a round of
+    /// delivery reads the rows of the messages it looks at, through
+    /// indexes: never the whole schedule, streams or messages, which would
+    /// make a burst of due messages cost its square.
+    #[sqlx::test(migrations = false)]
+    async fn a_delivery_reads_what_it_moves(pool: PgPool) {
+        crate::migrate(&pool).await.unwrap();
+        for fill in [
+            "INSERT INTO beckett.scheduled_messages (id, stream_name, type, data, deliver_at)
+             SELECT gen_random_uuid(), 'Due-' || k, 'Ping', '{}', now() - interval '1 s'
+             FROM generate_series(1, $1) AS k",
+            "INSERT INTO beckett.streams (stream_name, version)
+             SELECT 'Due-' || k, 1 FROM generate_series(1, $1) AS k",
+            "INSERT INTO beckett.messages (id, stream_name, stream_position, type, data)
+             SELECT gen_random_uuid(), 'Due-' || k, 1, 'Ping', '{}'
+             FROM generate_series(1, $1) AS k",
+        ] {
+            sqlx::query(fill).bind(DUE).execute(&pool).await.unwrap();
+        }
+
+        let deliver = Statements::new(&Schema::default()).deliver;
+        let plan: serde_json::Value =
+            sqlx::query_scalar(&format!("EXPLAIN (ANALYZE, FORMAT JSON) {deliver}"))
+                .bind(LIMIT)
+                .bind(true)
+                .bind(None::<String>)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        let left: i64 = sqlx::query_scalar("SELECT count(*) FROM beckett.scheduled_messages")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(left, DUE - LIMIT, "the round moved its limit");
+        // The round looks at ten times its limit, to step over busy
+        // streams: a couple of thousand rows of a table, where a join
+        // reads it all.
+        for table in ["scheduled_messages", "streams", "messages"] {
+            let read = rows_read(&plan, table);
+            assert!(
+                read <= (DUE / 4) as f64,
+                "{read} rows of {table} read to deliver {LIMIT}: {plan:#}"
+            );
+        }
+    }
+}

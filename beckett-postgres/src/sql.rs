@@ -106,3 +106,31 @@ pub(crate) fn raw_message(row: &PgRow) -> Result<RawMessage> {
             .unwrap_or_default(),
     })
 }
+
+/// Reading query plans in tests.
+#[cfg(test)]
+pub(crate) mod plans {
+    use serde_json::Value;
+
+    /// The rows the nodes of `plan` (the output of `EXPLAIN (ANALYZE,
+    /// FORMAT JSON)`) read from `relation`: those each node returned, over
+    /// all its loops, and those its filters removed.
+    pub fn rows_read(plan: &Value, relation: &str) -> f64 {
+        let mut nodes: Vec<&Value> = plan
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|p| &p["Plan"])
+            .collect();
+        let mut read = 0.0;
+        while let Some(node) = nodes.pop() {
+            if node["Relation Name"] == relation {
+                let number = |key: &str| node[key].as_f64().unwrap_or(0.0);
+                read += (number("Actual Rows") + number("Rows Removed by Filter"))
+                    * number("Actual Loops");
+            }
+            nodes.extend(node["Plans"].as_array().into_iter().flatten());
+        }
+        read
+    }
+}
