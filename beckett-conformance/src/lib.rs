@@ -61,8 +61,8 @@
 //! Every check names its streams, groups and subscriptions uniquely, and
 //! reads what it cannot make its own (the global order, wake-ups)
 //! tolerantly, passing over other streams' messages: checks may share one
-//! store and run at once. The exceptions are [`state::scheduled_once`]
-//! and [`state::taken_for_elsewhere`], which read the whole schedule:
+//! store and run at once. The exceptions are the checks of scheduled
+//! messages (such as [`state::scheduled_once`]), which read the whole schedule:
 //! nothing else may schedule or deliver messages in their store while they
 //! run. The macros give each check a store of its own anyway.
 //!
@@ -210,6 +210,7 @@ macro_rules! state_store_tests {
                 scheduled_once,
                 scheduled_in_due_order,
                 scheduled_listed_and_delivered_now,
+                scheduled_races,
                 taken_for_elsewhere,
                 recurring_jobs,
                 wakeups,

@@ -10,7 +10,7 @@
 //! [`state_store_tests!`](crate::state_store_tests) runs them all.
 //!
 //! [`scheduled_once`], [`scheduled_in_due_order`],
-//! [`scheduled_listed_and_delivered_now`] and
+//! [`scheduled_listed_and_delivered_now`], [`scheduled_races`] and
 //! [`taken_for_elsewhere`] read the whole schedule
 //! (what is due next) and deliver or take whatever is due: they expect
 //! nothing else to schedule or deliver messages in the store while they
@@ -30,7 +30,7 @@ pub use checkpoints::{
 pub use operators::{minutes_add_up, operators_act_on_filters, pause_and_reset};
 pub use scheduling::{
     recurring_jobs, scheduled_in_due_order, scheduled_listed_and_delivered_now, scheduled_once,
-    taken_for_elsewhere,
+    scheduled_races, taken_for_elsewhere,
 };
 pub use signals::{transactions, transactions_in_the_global_order, wakeups};
 pub use subscriptions::{

@@ -5,7 +5,7 @@ use beckett_core::scheduling::{deliver_due, Due};
 use beckett_core::state::{DeclaredJob, EngineStorage, KnownJob, Storage};
 use beckett_core::{Envelope, ExpectedVersion, MessageStorage, NewMessage};
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -184,6 +184,122 @@ pub async fn scheduled_in_due_order(storage: &Storage) {
     assert_eq!(
         appended, due_order,
         "the messages of `{stream}`, in the order they fell due"
+    );
+}
+
+/// How many messages [`scheduled_races`] schedules, over how many streams.
+const RACED: usize = 240;
+const RACED_STREAMS: usize = 8;
+
+/// Cancellations and deliveries now race the schedulers: with messages due
+/// now and messages due later over a few streams, while several tasks
+/// deliver a few at a time, every third message is cancelled and each
+/// message due later made due now, each at a moment of its own. Each message ends
+/// cancelled, and its cancellation said so, or appended exactly once,
+/// never both; each stream's positions run without a gap.
+pub async fn scheduled_races(storage: &Storage) {
+    let (engine, messages) = (&**storage.engine(), &**storage.messages());
+    let category = unique("Raced");
+    let streams: Vec<String> = (0..RACED_STREAMS)
+        .map(|n| format!("{category}-{n}"))
+        .collect();
+    let mut ids = Vec::with_capacity(RACED);
+    for n in 0..RACED {
+        let due = Due::In(if n % 2 == 0 { Duration::ZERO } else { LATER });
+        ids.push(schedule(engine, &streams[n % RACED_STREAMS], ping(n), due).await);
+    }
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let deliverers: Vec<_> = (0..DELIVERERS)
+        .map(|_| {
+            let (storage, stop) = (storage.clone(), stop.clone());
+            tokio::spawn(async move {
+                while !stop.load(Ordering::SeqCst) {
+                    deliver_due(&storage, 3)
+                        .await
+                        .expect("delivering due messages");
+                }
+            })
+        })
+        .collect();
+    // Each cancellation and each delivery now comes at a moment of its
+    // own within the first tens of milliseconds of delivery, to meet
+    // messages waiting, being moved and moved already.
+    let racing = |id: Uuid, deliver_now: bool| {
+        let storage = storage.clone();
+        tokio::spawn(async move {
+            let moment = Duration::from_micros((id.as_u128() % 40_000) as u64);
+            tokio::time::sleep(moment).await;
+            let engine = storage.engine();
+            match deliver_now {
+                false => engine.cancel_scheduled(id).await.expect("cancelling"),
+                true => engine.deliver_now(id).await.expect("delivering now"),
+            }
+        })
+    };
+    let cancellations: Vec<_> = ids
+        .iter()
+        .step_by(3)
+        .map(|&id| (id, racing(id, false)))
+        .collect();
+    let hurried: Vec<_> = ids
+        .iter()
+        .skip(1)
+        .step_by(2)
+        .map(|&id| racing(id, true))
+        .collect();
+    let mut cancelled = BTreeSet::new();
+    for (id, cancellation) in cancellations {
+        if cancellation.await.expect("a cancelling task") {
+            cancelled.insert(id);
+        }
+    }
+    joined(hurried).await;
+    let wanted = RACED - cancelled.len();
+    let appended = || async {
+        let mut all = Vec::new();
+        for stream in &streams {
+            all.push((stream, read_all(messages, stream).await));
+        }
+        all
+    };
+    eventually(
+        "delivering every message not cancelled",
+        Duration::from_secs(20),
+        || async {
+            let count: usize = appended().await.iter().map(|(_, held)| held.len()).sum();
+            (count >= wanted || deliverers.iter().any(|d| d.is_finished())).then_some(())
+        },
+    )
+    .await;
+    stop.store(true, Ordering::SeqCst);
+    joined(deliverers).await;
+    deliver_due(storage, 100).await.expect("delivering again");
+
+    let mut seen = BTreeSet::new();
+    for (stream, held) in appended().await {
+        let positions: Vec<i64> = held.iter().map(|m| m.position).collect();
+        assert_eq!(
+            positions,
+            (1..=held.len() as i64).collect::<Vec<_>>(),
+            "the positions of `{stream}`"
+        );
+        for message in held {
+            assert!(
+                !cancelled.contains(&message.id),
+                "{} was appended to `{stream}` though its cancellation succeeded",
+                message.id
+            );
+            assert!(seen.insert(message.id), "{} was appended twice", message.id);
+        }
+    }
+    let lost: Vec<&Uuid> = ids
+        .iter()
+        .filter(|id| !cancelled.contains(id) && !seen.contains(id))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "messages neither cancelled nor appended: {lost:?}"
     );
 }
 
