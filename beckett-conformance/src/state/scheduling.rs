@@ -73,20 +73,7 @@ pub async fn scheduled_once(storage: &Storage) {
         "what is due next, with messages due"
     );
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let deliverers: Vec<_> = (0..DELIVERERS)
-        .map(|_| {
-            let (storage, stop) = (storage.clone(), stop.clone());
-            tokio::spawn(async move {
-                while !stop.load(Ordering::SeqCst) {
-                    deliver_due(&storage, 2)
-                        .await
-                        .expect("delivering due messages");
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
-            })
-        })
-        .collect();
+    let (stop, deliverers) = delivering(storage, 2, Duration::from_millis(10));
     let what = "delivering every due message";
     eventually(what, Duration::from_secs(10), || async {
         // A deliverer that failed says why when joined.
@@ -209,19 +196,7 @@ pub async fn scheduled_races(storage: &Storage) {
         ids.push(schedule(engine, &streams[n % RACED_STREAMS], ping(n), due).await);
     }
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let deliverers: Vec<_> = (0..DELIVERERS)
-        .map(|_| {
-            let (storage, stop) = (storage.clone(), stop.clone());
-            tokio::spawn(async move {
-                while !stop.load(Ordering::SeqCst) {
-                    deliver_due(&storage, 3)
-                        .await
-                        .expect("delivering due messages");
-                }
-            })
-        })
-        .collect();
+    let (stop, deliverers) = delivering(storage, 3, Duration::ZERO);
     // Each cancellation and each delivery now comes at a moment of its
     // own within the first tens of milliseconds of delivery, to meet
     // messages waiting, being moved and moved already.
@@ -474,6 +449,33 @@ async fn schedule(engine: &dyn EngineStorage, stream: &str, message: NewMessage,
         .schedule(stream, message, due)
         .await
         .unwrap_or_else(|e| panic!("scheduling a message to `{stream}`: {e}"))
+}
+
+/// [`DELIVERERS`] tasks that deliver up to `batch` due messages at a time,
+/// `pause` apart, as the engine's schedulers do, until the flag returned
+/// is set.
+fn delivering(
+    storage: &Storage,
+    batch: usize,
+    pause: Duration,
+) -> (Arc<AtomicBool>, Vec<tokio::task::JoinHandle<()>>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let deliverers = (0..DELIVERERS)
+        .map(|_| {
+            let (storage, stop) = (storage.clone(), stop.clone());
+            tokio::spawn(async move {
+                while !stop.load(Ordering::SeqCst) {
+                    deliver_due(&storage, batch)
+                        .await
+                        .expect("delivering due messages");
+                    if !pause.is_zero() {
+                        tokio::time::sleep(pause).await;
+                    }
+                }
+            })
+        })
+        .collect();
+    (stop, deliverers)
 }
 
 /// Every message of `stream`.
