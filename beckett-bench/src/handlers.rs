@@ -104,17 +104,19 @@ pub async fn work() -> beckett::Result<()> {
     Ok(())
 }
 
-/// What the handlers saw, a line each: `started SEQ MICROS` per ping, then
-/// `out_of_order N`.
+/// What the handlers saw since the last report, a line each: `started SEQ
+/// MICROS` per ping, then `out_of_order N`. Handlers in the harness's own
+/// process serve one scenario after another, so each report starts afresh.
 pub fn report() -> String {
-    let started = STARTED.lock().expect("no handler panics holding it");
+    let started = std::mem::take(&mut *STARTED.lock().expect("no handler panics holding it"));
     let mut report: String = started
         .iter()
         .map(|(seq, at)| format!("started {seq} {at}\n"))
         .collect();
     report.push_str(&format!(
         "out_of_order {}\n",
-        OUT_OF_ORDER.load(Ordering::Relaxed)
+        OUT_OF_ORDER.swap(0, Ordering::Relaxed)
     ));
+    *HANDLED.lock().expect("no handler panics holding it") = None;
     report
 }
