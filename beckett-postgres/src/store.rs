@@ -473,14 +473,16 @@ impl MessageStorage for PostgresStore {
 
     /// A connection of its own, which runs the read's generic plan,
     /// sparing a plan per read: the statement is long to plan, and read
-    /// at every wake-up.
+    /// at every wake-up. Without JIT: on a big store the generic plan's
+    /// estimates pass the JIT thresholds, and compiling it took 10 ms a
+    /// read, ten times the read.
     async fn reader(&self) -> Result<Box<dyn GlobalReader + '_>> {
         let options = self
             .pool
             .connect_options()
             .as_ref()
             .clone()
-            .options([("plan_cache_mode", "force_generic_plan")]);
+            .options([("plan_cache_mode", "force_generic_plan"), ("jit", "off")]);
         let connection = PgConnection::connect_with(&options).await.map_err(db)?;
         Ok(Box::new(Reader {
             store: self,
