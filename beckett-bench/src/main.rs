@@ -42,21 +42,48 @@ async fn main() -> ExitCode {
         }
     }
     let args: Vec<String> = args.collect();
-    let scenarios: &[&str] = match args.first().map(String::as_str) {
-        Some("worker") if args.len() == 1 => return exit(handlers::work().await),
-        Some("all") if args.len() == 1 => &scenarios::ALL,
+    match args.first().map(String::as_str) {
+        Some("worker") if args.len() == 1 => exit(handlers::work().await),
+        Some("all") if args.len() == 1 => each_apart(backend, messages),
         Some(scenario) if args.len() == 1 && scenarios::ALL.contains(&scenario) => {
-            &[args[0].as_str()]
+            match scenarios::run(backend, scenario, messages).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("scenario `{scenario}` failed: {error}");
+                    ExitCode::FAILURE
+                }
+            }
         }
         _ => {
             eprintln!("{USAGE}");
-            return ExitCode::from(2);
+            ExitCode::from(2)
         }
+    }
+}
+
+/// Runs every scenario, each in a process of its own, so that none
+/// inherits the memory another left behind (on SQLite the handlers run in
+/// the harness's process, whose peak RSS each reports); stops at the first
+/// that fails.
+fn each_apart(backend: Backend, messages: usize) -> ExitCode {
+    let backend = match backend {
+        Backend::Postgres => "postgres",
+        Backend::Sqlite => "sqlite",
     };
-    for scenario in scenarios {
-        if let Err(error) = scenarios::run(backend, scenario, messages).await {
-            eprintln!("scenario `{scenario}` failed: {error}");
-            return ExitCode::FAILURE;
+    for scenario in scenarios::ALL {
+        let status = std::env::current_exe().and_then(|harness| {
+            std::process::Command::new(harness)
+                .args(["--backend", backend, "--messages", &messages.to_string()])
+                .arg(scenario)
+                .status()
+        });
+        match status {
+            Ok(status) if status.success() => {}
+            Ok(_) => return ExitCode::FAILURE,
+            Err(error) => {
+                eprintln!("cannot start the harness again for `{scenario}`: {error}");
+                return ExitCode::FAILURE;
+            }
         }
     }
     ExitCode::SUCCESS
