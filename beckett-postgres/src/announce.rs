@@ -88,15 +88,63 @@ impl Announcer {
         });
     }
 
-    /// Notifies on `connection`, opening it first if it is not open.
+    /// Notifies on `connection`, opening it first if it is not open. The
+    /// server may have closed it since the last notification, so a failure
+    /// there is tried once more on a fresh one.
     async fn send(&self, connection: &mut Option<PgConnection>) -> sqlx::Result<()> {
-        let open = match connection {
-            Some(open) => open,
-            None => {
-                connection.insert(PgConnection::connect_with(&self.pool.connect_options()).await?)
+        if let Some(open) = connection {
+            if open.execute(&*self.statement).await.is_ok() {
+                return Ok(());
             }
-        };
+        }
+        let fresh = PgConnection::connect_with(&self.pool.connect_options()).await;
+        let open = connection.insert(fresh?);
         open.execute(&*self.statement).await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Announcer;
+    use crate::sql::channel;
+    use beckett_core::Schema;
+    use sqlx::postgres::PgListener;
+    use sqlx::PgPool;
+    use std::time::Duration;
+
+    /// Whether a notification reaches `listener` within 5 s.
+    async fn heard(listener: &mut PgListener) -> bool {
+        let wait = tokio::time::timeout(Duration::from_secs(5), listener.recv());
+        wait.await.is_ok_and(|received| received.is_ok())
+    }
+
+    /// An announcement after the server closed the announcer's connection
+    /// still reaches the listeners.
+    #[sqlx::test(migrations = false)]
+    async fn announces_after_its_connection_was_closed(pool: PgPool) {
+        let schema = Schema::default();
+        let mut listener = PgListener::connect_with(&pool).await.unwrap();
+        listener
+            .listen(&channel(&schema, "messages"))
+            .await
+            .unwrap();
+        let announcer = Announcer::new(pool.clone(), &schema);
+        announcer.announce();
+        assert!(heard(&mut listener).await, "the first announcement");
+
+        let closed: i64 = sqlx::query_scalar(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+             WHERE datname = current_database() AND query LIKE 'NOTIFY%'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(closed, 1, "the announcer's connection was closed");
+        announcer.announce();
+        assert!(
+            heard(&mut listener).await,
+            "the announcement after the connection was closed"
+        );
     }
 }
