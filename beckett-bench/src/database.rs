@@ -24,6 +24,26 @@ pub enum Backend {
     Sqlite,
 }
 
+impl Backend {
+    const NAMES: [(&str, Backend); 2] =
+        [("postgres", Backend::Postgres), ("sqlite", Backend::Sqlite)];
+
+    /// The backend `--backend` names so.
+    pub fn named(name: &str) -> Option<Self> {
+        Self::NAMES
+            .into_iter()
+            .find_map(|(n, backend)| (n == name).then_some(backend))
+    }
+
+    /// The name `--backend` takes for it.
+    pub fn name(self) -> &'static str {
+        Self::NAMES
+            .into_iter()
+            .find_map(|(name, backend)| (backend == self).then_some(name))
+            .expect("every backend is named")
+    }
+}
+
 /// A fresh database named after the scenario.
 pub struct BenchDatabase {
     /// Its URL, for worker processes.

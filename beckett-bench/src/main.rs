@@ -29,8 +29,7 @@ async fn main() -> ExitCode {
     while let Some(option) = args.next_if(|arg| arg.starts_with("--")) {
         let value = args.next();
         match (option.as_str(), value.as_deref()) {
-            ("--backend", Some("postgres")) => backend = Backend::Postgres,
-            ("--backend", Some("sqlite")) => backend = Backend::Sqlite,
+            ("--backend", Some(name)) if let Some(named) = Backend::named(name) => backend = named,
             ("--messages", Some(n)) if n.parse::<usize>().is_ok_and(|n| n > 0) => {
                 messages = n.parse().expect("parsed above");
             }
@@ -66,14 +65,15 @@ async fn main() -> ExitCode {
 /// the harness's process, whose peak RSS each reports); stops at the first
 /// that fails.
 fn each_apart(backend: Backend, messages: usize) -> ExitCode {
-    let backend = match backend {
-        Backend::Postgres => "postgres",
-        Backend::Sqlite => "sqlite",
-    };
     for scenario in scenarios::ALL {
         let status = std::env::current_exe().and_then(|harness| {
             std::process::Command::new(harness)
-                .args(["--backend", backend, "--messages", &messages.to_string()])
+                .args([
+                    "--backend",
+                    backend.name(),
+                    "--messages",
+                    &messages.to_string(),
+                ])
                 .arg(scenario)
                 .status()
         });
