@@ -354,6 +354,21 @@ impl PostgresStore {
         Ok(GlobalRead { messages, cursor })
     }
 
+    /// A reader's connection of its own, which runs the read's generic
+    /// plan, sparing a plan per read: the statement is long to plan, and
+    /// read at every wake-up. Without JIT: on a big store the generic
+    /// plan's estimates pass the JIT thresholds, and compiling it took
+    /// 10 ms a read, ten times the read.
+    async fn reader_connection(&self) -> Result<PgConnection> {
+        let options = self
+            .pool
+            .connect_options()
+            .as_ref()
+            .clone()
+            .options([("plan_cache_mode", "force_generic_plan"), ("jit", "off")]);
+        PgConnection::connect_with(&options).await.map_err(db)
+    }
+
     async fn stream_version(&self, conn: &mut PgConnection, stream: &str) -> Result<i64> {
         let version: Option<i64> = sqlx::query_scalar(&self.sql.stream_version)
             .bind(stream)
@@ -471,22 +486,10 @@ impl MessageStorage for PostgresStore {
         Ok(GlobalCursor::new(frontier, pending.0))
     }
 
-    /// A connection of its own, which runs the read's generic plan,
-    /// sparing a plan per read: the statement is long to plan, and read
-    /// at every wake-up. Without JIT: on a big store the generic plan's
-    /// estimates pass the JIT thresholds, and compiling it took 10 ms a
-    /// read, ten times the read.
     async fn reader(&self) -> Result<Box<dyn GlobalReader + '_>> {
-        let options = self
-            .pool
-            .connect_options()
-            .as_ref()
-            .clone()
-            .options([("plan_cache_mode", "force_generic_plan"), ("jit", "off")]);
-        let connection = PgConnection::connect_with(&options).await.map_err(db)?;
         Ok(Box::new(Reader {
             store: self,
-            connection,
+            connection: self.reader_connection().await?,
         }))
     }
 }
@@ -626,6 +629,26 @@ impl Statements {
                         SELECT id::text::bigint FROM pg_snapshot_xip(pg_current_snapshot()) AS id),
                     pg_snapshot_xmax(pg_current_snapshot())::text::bigint"
             ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PostgresStore;
+    use sqlx::PgPool;
+
+    /// The reader's connection runs generic plans, and never compiles
+    /// them: a generic plan on a big store passes the JIT thresholds.
+    #[sqlx::test(migrations = false)]
+    async fn the_reader_plans_once_and_never_compiles(pool: PgPool) {
+        let mut reader = PostgresStore::new(pool).reader_connection().await.unwrap();
+        for (setting, wanted) in [("plan_cache_mode", "force_generic_plan"), ("jit", "off")] {
+            let value: String = sqlx::query_scalar(&format!("SHOW {setting}"))
+                .fetch_one(&mut reader)
+                .await
+                .unwrap();
+            assert_eq!(value, wanted, "the reader's {setting}");
         }
     }
 }
