@@ -11,6 +11,7 @@ mod browse;
 mod checkpoints;
 mod connect;
 mod error;
+mod lanes;
 mod listener;
 mod migrate;
 mod minutes;

@@ -4,6 +4,7 @@ use crate::announce::Announcer;
 use crate::browse::Browse;
 use crate::checkpoints::Checkpoints;
 use crate::error::{db, duplicate_id};
+use crate::lanes::Lanes;
 use crate::minutes::Minutes;
 use crate::operators::Operators;
 use crate::recurring_jobs::RecurringJobs;
@@ -53,6 +54,7 @@ pub struct PostgresStore {
     pub(crate) minutes: Minutes,
     pub(crate) jobs: RecurringJobs,
     pub(crate) announcer: Announcer,
+    lanes: Lanes,
 }
 
 impl PostgresStore {
@@ -91,6 +93,7 @@ impl PostgresStore {
             jobs: RecurringJobs::new(pool.clone(), schema),
             schema: schema.clone(),
             announcer,
+            lanes: Lanes::new(pool.clone()),
             pool,
         }
     }
@@ -387,10 +390,13 @@ impl MessageStorage for PostgresStore {
         expected: ExpectedVersion,
         messages: Vec<NewMessage>,
     ) -> Result<Appended> {
-        let mut conn = self.pool.acquire().await.map_err(db)?;
-        let appended = self
-            .append_on(&mut conn, stream, expected, messages)
-            .await?;
+        let mut lane = self.lanes.take().await.map_err(db)?;
+        let appended = self.append_on(&mut lane, stream, expected, messages).await;
+        // A driver's error leaves the connection in a state not known.
+        if !matches!(appended, Err(Error::Database { .. })) {
+            self.lanes.give_back(lane);
+        }
+        let appended = appended?;
         if !appended.global_positions.is_empty() {
             self.announcer.announce();
         }

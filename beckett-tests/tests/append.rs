@@ -9,6 +9,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::Barrier;
 
 const TASKS: usize = 16;
@@ -408,4 +409,107 @@ async fn invalid_message_type_names_are_refused(pool: PgPool) {
         positions(&store, "Types-1").await.is_empty(),
         "no part of a refused batch lands"
     );
+}
+
+/// Closes the test database's connections other than the one asking, and
+/// waits until they are gone.
+async fn close_other_connections(pool: &PgPool) {
+    let mut asking = pool.acquire().await.unwrap();
+    let closed: Vec<i32> = sqlx::query_scalar(
+        "SELECT pid FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .fetch_all(&mut *asking)
+    .await
+    .unwrap();
+    sqlx::query("SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid")
+        .bind(&closed)
+        .execute(&mut *asking)
+        .await
+        .unwrap();
+    for _ in 0..100 {
+        let open: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1)")
+                .bind(&closed)
+                .fetch_one(&mut *asking)
+                .await
+                .unwrap();
+        if open == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the closed connections are still open after 2 s");
+}
+
+/// Appends outside a transaction run on connections of their own, so they
+/// go through while handlers hold every connection of the pool.
+#[sqlx::test(migrations = false)]
+async fn appends_go_through_while_the_pool_is_busy(
+    options: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let store = store_with_connections(options, connect, 4).await;
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        held.push(store.pool().acquire().await.unwrap());
+    }
+    let append = store.append("Busy-1", ExpectedVersion::NoStream, vec![counted(1)]);
+    let appended = tokio::time::timeout(Duration::from_secs(10), append).await;
+    assert!(
+        appended.is_ok_and(|appended| appended.is_ok()),
+        "the append went through beside a busy pool"
+    );
+    drop(held);
+}
+
+/// After the server closed the store's connections (a restart, a proxy's
+/// idle timeout), the next append opens a new one and succeeds.
+#[sqlx::test(migrations = false)]
+async fn appends_succeed_after_the_server_closed_idle_connections(pool: PgPool) {
+    let store = store(pool.clone()).await;
+    store
+        .append("Closed-1", ExpectedVersion::NoStream, vec![counted(1)])
+        .await
+        .unwrap();
+    close_other_connections(&pool).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    store
+        .append("Closed-1", ExpectedVersion::Exact(1), vec![counted(2)])
+        .await
+        .unwrap();
+    assert_eq!(positions(&store, "Closed-1").await, [1, 2]);
+}
+
+/// An append on a connection the server closed a moment ago may fail; if
+/// it does, it says so as a database error and writes nothing, and the next
+/// append succeeds.
+#[sqlx::test(migrations = false)]
+async fn an_append_on_a_connection_just_closed_fails_cleanly_or_succeeds(pool: PgPool) {
+    let store = store(pool.clone()).await;
+    store
+        .append("Closed-2", ExpectedVersion::Any, vec![counted(1)])
+        .await
+        .unwrap();
+    close_other_connections(&pool).await;
+    let mut landed = vec![1];
+    match store
+        .append("Closed-2", ExpectedVersion::Any, vec![counted(2)])
+        .await
+    {
+        Ok(_) => landed.push(2),
+        Err(Error::Database { .. }) => {}
+        Err(other) => panic!("not a database error: {other}"),
+    }
+    store
+        .append("Closed-2", ExpectedVersion::Any, vec![counted(3)])
+        .await
+        .unwrap();
+    landed.push(3);
+    let read = store.read_stream("Closed-2", 1, 10).await.unwrap();
+    let read: Vec<i64> = read
+        .iter()
+        .map(|m| m.decode::<Counted>().unwrap().n)
+        .collect();
+    assert_eq!(read, landed);
 }
