@@ -17,11 +17,11 @@ const IDLE: Duration = Duration::from_secs(1);
 ///
 /// A checkout from the pool costs two round trips beside the append's own:
 /// the pool pings a connection when it hands it out and again when it takes
-/// it back, and on a busy store that halves what one connection appends. A
-/// kept connection is pinged only after it sat idle for a second. Up to a
-/// quarter of the pool's size (at least one) is kept, opened with the pool's
-/// connect options when first needed; appends beyond that many at once take
-/// a connection from the pool. Cheap to clone: clones share the connections.
+/// it back. A kept connection is pinged only after it sat idle for a
+/// second. Up to a quarter of the pool's size (at least one) is kept,
+/// opened with the pool's connect options when first needed; appends beyond
+/// that many at once take a connection from the pool. Cheap to clone:
+/// clones share the connections.
 #[derive(Debug, Clone)]
 pub(crate) struct Lanes {
     pool: PgPool,

@@ -29,7 +29,10 @@ use uuid::Uuid;
 /// The message store and the engine's state on Postgres, in the tables
 /// [`migrate`](crate::migrate) creates.
 ///
-/// Cheap to clone: clones share the pool.
+/// Cheap to clone: clones share the pool. Beside the pool, the store keeps
+/// up to a quarter of its size in connections of its own for appends outside
+/// a transaction, and one for notifications; they are opened with the pool's
+/// connect options, and its `after_connect` does not run on them.
 ///
 /// ```no_run
 /// # async fn demo() -> beckett::Result<()> {
