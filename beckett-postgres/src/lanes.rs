@@ -57,7 +57,8 @@ impl Lanes {
 
     /// A connection to append on: the kept connection used last if one is
     /// free (pinged first if it sat idle, replaced if the ping fails), a new
-    /// one if fewer than the limit are open, the pool's otherwise.
+    /// one if fewer than the limit are open, the pool's otherwise or when a
+    /// new one cannot be opened.
     pub async fn take(&self) -> sqlx::Result<Lane> {
         if self.pool.is_closed() {
             return Err(sqlx::Error::PoolClosed);
@@ -73,7 +74,15 @@ impl Lanes {
         };
         let connection = match alive {
             Some(connection) => connection,
-            None => PgConnection::connect_with(&self.pool.connect_options()).await?,
+            None => match PgConnection::connect_with(&self.pool.connect_options()).await {
+                Ok(connection) => connection,
+                // The server may be at its limit of connections, or down
+                // for a moment: the pool waits and retries as configured.
+                Err(error) => {
+                    tracing::debug!(%error, "cannot open a connection for appends; using the pool");
+                    return Ok(Lane::Pooled(self.pool.acquire().await?));
+                }
+            },
         };
         Ok(Lane::Kept(connection, permit))
     }
