@@ -513,3 +513,37 @@ async fn an_append_on_a_connection_just_closed_fails_cleanly_or_succeeds(pool: P
         .collect();
     assert_eq!(read, landed);
 }
+
+/// When the server refuses the store a connection of its own for appends
+/// (here, the role is at its connection limit), appends run on the pool's.
+#[sqlx::test(migrations = false)]
+async fn appends_use_the_pool_when_no_connection_of_their_own_opens(pool: PgPool) {
+    beckett::migrate(&pool).await.unwrap();
+    let role: String =
+        sqlx::query_scalar("SELECT 'limited_' || replace(gen_random_uuid()::text, '-', '')")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    for statement in [
+        format!("CREATE ROLE {role} LOGIN CONNECTION LIMIT 1"),
+        format!("GRANT USAGE ON SCHEMA beckett TO {role}"),
+        format!("GRANT ALL ON ALL TABLES IN SCHEMA beckett TO {role}"),
+    ] {
+        sqlx::query(&statement).execute(&pool).await.unwrap();
+    }
+    let limited = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(pool.connect_options().as_ref().clone().username(&role))
+        .await
+        .unwrap();
+    let store = PostgresStore::new(limited.clone());
+    let appended = store
+        .append("Limited-1", ExpectedVersion::NoStream, vec![counted(1)])
+        .await;
+    limited.close().await;
+    for statement in [format!("DROP OWNED BY {role}"), format!("DROP ROLE {role}")] {
+        sqlx::query(&statement).execute(&pool).await.unwrap();
+    }
+    appended.unwrap();
+    assert_eq!(positions(&PostgresStore::new(pool), "Limited-1").await, [1]);
+}
