@@ -205,14 +205,30 @@ impl Scheduled {
     /// Takes up to `limit` due messages for a message store elsewhere, in
     /// due order, keeping them from other schedulers and from
     /// cancellation for `lease`.
+    ///
+    /// One scheduler at a time takes. Its turn is taken before the
+    /// statement that takes, so that the statement's snapshot holds the
+    /// leases the scheduler before it committed: taken within the
+    /// statement, the turn could come after a snapshot that missed them,
+    /// and the stream's later messages would be taken beside earlier ones
+    /// still being appended.
     pub async fn take_due(&self, limit: usize, lease: Duration) -> Result<Vec<DueMessage>> {
-        let rows: Vec<(Uuid, String, String, serde_json::Value, serde_json::Value)> =
-            sqlx::query_as(&self.sql.take)
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let our_turn: bool = sqlx::query_scalar(&self.sql.take_turn)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db)?;
+        let mut rows: Vec<(Uuid, String, String, serde_json::Value, serde_json::Value)> =
+            Vec::new();
+        if our_turn {
+            rows = sqlx::query_as(&self.sql.take)
                 .bind(limit_to_sql(limit))
                 .bind(i64::try_from(lease.as_micros()).unwrap_or(i64::MAX))
-                .fetch_all(&self.pool)
+                .fetch_all(&mut *tx)
                 .await
                 .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)?;
         Ok(rows
             .into_iter()
             .filter_map(|(id, stream, message_type, data, metadata)| {
@@ -250,6 +266,7 @@ pub(crate) struct Statements {
     list: String,
     deliver_now: String,
     deliver: String,
+    take_turn: String,
     take: String,
     delivered: String,
     new_streams_due: String,
@@ -295,11 +312,14 @@ impl Statements {
                 )
                 SELECT pg_notify('{channel}', '') FROM moved"
             ),
+            take_turn: format!(
+                "SELECT pg_try_advisory_xact_lock(hashtextextended('beckett scheduler {schema_name}', 1))"
+            ),
             // A message taken falls due again when its lease ends, if it
             // was not recorded delivered by then, in its place among the
             // others. Its stream's later messages wait for it meanwhile, and
-            // one scheduler at a time takes, so a stream's messages are
-            // appended in due order.
+            // one scheduler at a time takes (`take_turn`), so a stream's
+            // messages are appended in due order.
             take: format!(
                 "WITH taken AS (
                     SELECT id, deliver_at, sequence FROM {s}.scheduled_messages AS sm
@@ -307,8 +327,6 @@ impl Statements {
                         AND NOT EXISTS (
                             SELECT FROM {s}.scheduled_messages AS t
                             WHERE t.stream_name = sm.stream_name AND t.taken_until >= now())
-                        AND (SELECT pg_try_advisory_xact_lock(
-                            hashtextextended('beckett scheduler {schema_name}', 1)))
                     ORDER BY deliver_at, sequence
                     LIMIT $1
                     FOR UPDATE SKIP LOCKED
