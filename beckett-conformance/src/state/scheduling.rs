@@ -14,6 +14,11 @@ use uuid::Uuid;
 /// How many tasks deliver at once.
 const DELIVERERS: usize = 5;
 
+/// How many messages [`scheduled_in_due_order`] schedules to its stream:
+/// each handing of the stream from one deliverer to the next is a chance
+/// for a later message to overtake an earlier one.
+const IN_DUE_ORDER: usize = 120;
+
 /// How far ahead the message not yet due is scheduled.
 const LATER: Duration = Duration::from_secs(3600);
 
@@ -132,24 +137,13 @@ pub async fn scheduled_in_due_order(storage: &Storage) {
     let mut due_order = Vec::new();
     // Scheduled in reverse, so that the order they were scheduled in is
     // not the order they fall due in.
-    for n in (0..30).rev() {
+    for n in (0..IN_DUE_ORDER).rev() {
         let due = Due::from(first + Duration::from_millis(n as u64));
         due_order.push((n, schedule(engine, &stream, ping(n), due).await));
     }
     due_order.sort();
     let due_order: Vec<Uuid> = due_order.into_iter().map(|(_, id)| id).collect();
-    let deliverers: Vec<_> = (0..DELIVERERS)
-        .map(|_| {
-            let storage = storage.clone();
-            tokio::spawn(async move {
-                for _ in 0..200 {
-                    deliver_due(&storage, 3)
-                        .await
-                        .expect("delivering due messages");
-                }
-            })
-        })
-        .collect();
+    let (stop, deliverers) = delivering(storage, 3, Duration::ZERO);
     eventually(
         "delivering every due message",
         Duration::from_secs(20),
@@ -160,9 +154,8 @@ pub async fn scheduled_in_due_order(storage: &Storage) {
         },
     )
     .await;
-    for deliverer in deliverers {
-        deliverer.abort();
-    }
+    stop.store(true, Ordering::SeqCst);
+    joined(deliverers).await;
     let appended: Vec<Uuid> = read_all(messages, &stream)
         .await
         .iter()
