@@ -46,6 +46,7 @@ pub(crate) enum Lane {
 }
 
 impl Lanes {
+    /// Lanes for appends on `pool`'s server, none open yet.
     pub fn new(pool: PgPool) -> Self {
         let kept = (pool.options().get_max_connections() / 4).max(1);
         Self {

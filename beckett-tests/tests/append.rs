@@ -442,6 +442,18 @@ async fn close_other_connections(pool: &PgPool) {
     panic!("the closed connections are still open after 2 s");
 }
 
+/// A store that appended one message to `stream`, whose connections the
+/// server then closed.
+async fn store_whose_connections_closed(pool: &PgPool, stream: &str) -> PostgresStore {
+    let store = store(pool.clone()).await;
+    store
+        .append(stream, ExpectedVersion::NoStream, vec![counted(1)])
+        .await
+        .unwrap();
+    close_other_connections(pool).await;
+    store
+}
+
 /// Appends outside a transaction run on connections of their own, so they
 /// go through while handlers hold every connection of the pool.
 #[sqlx::test(migrations = false)]
@@ -467,12 +479,7 @@ async fn appends_go_through_while_the_pool_is_busy(
 /// idle timeout), the next append opens a new one and succeeds.
 #[sqlx::test(migrations = false)]
 async fn appends_succeed_after_the_server_closed_idle_connections(pool: PgPool) {
-    let store = store(pool.clone()).await;
-    store
-        .append("Closed-1", ExpectedVersion::NoStream, vec![counted(1)])
-        .await
-        .unwrap();
-    close_other_connections(&pool).await;
+    let store = store_whose_connections_closed(&pool, "Closed-1").await;
     tokio::time::sleep(Duration::from_millis(1100)).await;
     store
         .append("Closed-1", ExpectedVersion::Exact(1), vec![counted(2)])
@@ -486,12 +493,7 @@ async fn appends_succeed_after_the_server_closed_idle_connections(pool: PgPool) 
 /// append succeeds.
 #[sqlx::test(migrations = false)]
 async fn an_append_on_a_connection_just_closed_fails_cleanly_or_succeeds(pool: PgPool) {
-    let store = store(pool.clone()).await;
-    store
-        .append("Closed-2", ExpectedVersion::Any, vec![counted(1)])
-        .await
-        .unwrap();
-    close_other_connections(&pool).await;
+    let store = store_whose_connections_closed(&pool, "Closed-2").await;
     let mut landed = vec![1];
     match store
         .append("Closed-2", ExpectedVersion::Any, vec![counted(2)])
